@@ -1,0 +1,53 @@
+import Foundation
+
+/// An output file could not be written (or would overwrite an existing one).
+public struct OutputError: Error, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+}
+
+/// Writes files whole or not at all: the data goes to a temporary name beside the target, and is renamed
+/// over the final name only when complete, so an interrupted run never leaves a truncated file there.
+public enum AtomicFile {
+    /// Fails unless `path` can be written: its directory exists and is writable, and (without `force`)
+    /// no file is there yet. Call before the work starts.
+    public static func checkWritable(_ path: String, force: Bool) throws(OutputError) {
+        let manager = FileManager.default
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw OutputError(path: path, message: "directory \(directory) does not exist")
+        }
+        guard manager.isWritableFile(atPath: directory) else {
+            throw OutputError(path: path, message: "directory \(directory) is not writable")
+        }
+        if !force, manager.fileExists(atPath: path) {
+            throw OutputError(path: path, message: "already exists (pass --force to overwrite)")
+        }
+    }
+
+    /// Writes `contents` to `path` through a temporary file and a rename.
+    public static func write(_ contents: String, to path: String) throws(OutputError) {
+        try write(Data(contents.utf8), to: path)
+    }
+
+    public static func write(_ data: Data, to path: String) throws(OutputError) {
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        do {
+            try data.write(to: temporary)
+            guard rename(temporary.path, url.path) == 0 else {
+                throw OutputError(path: path, message: "cannot rename the temporary file into place (errno \(errno))")
+            }
+        } catch let error as OutputError {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw OutputError(path: path, message: "cannot write (\(InstanceFile.reason(error)))")
+        }
+    }
+}

@@ -1,0 +1,151 @@
+/// How the reference policy pi_ref = pi_{theta_ref} is obtained (paper Section 3.2).
+public enum ReferenceSpec: Sendable, Equatable {
+    /// theta_ref given directly.
+    case theta([Double])
+    /// Gradient descent from `initial` on the mean negative log-likelihood of the chosen outputs of the DPO
+    /// data (plus weight decay), `steps` steps of size `learningRate`: the paper's "SFT on the chosen
+    /// responses" (Appendix A.2, D.1).
+    case fit(initial: [Double], learningRate: Double, steps: Int)
+}
+
+/// One problem of the paper's convex softmax setting: DPO data, SFT data, beta, weight decay, a feature
+/// bound Phi (Assumption 3.2) and the reference policy. Build it with `init(...)`, which validates
+/// everything, or load it from a file with `InstanceFile`.
+public struct Instance: Sendable, Equatable {
+    public var name: String
+    /// Phi of Assumption 3.2: every ||phi(x, y)|| <= Phi.
+    public var featureBound: Double
+    /// The DPO regularization beta > 0 (eq. 1).
+    public var beta: Double
+    /// mu >= 0: adds mu/2 ||theta||^2 to both objectives (the paper's toy illustration).
+    public var weightDecay: Double
+    public var reference: ReferenceSpec
+    /// DPO inputs: all outputs' features, with the chosen y_w and rejected y_l index per input.
+    public var dpoFeatures: FeatureBlocks
+    public var chosen: [Int]
+    public var rejected: [Int]
+    /// SFT inputs: all outputs' features, with the target output index per input.
+    public var sftFeatures: FeatureBlocks
+    public var targets: [Int]
+
+    /// The dimension d of theta.
+    public var dimension: Int { dpoFeatures.dimension }
+
+    /// Validates and builds an instance. Errors name the offending field (`dpo[3].chosen`).
+    public init(name: String, featureBound: Double, beta: Double, weightDecay: Double,
+                reference: ReferenceSpec, dpoFeatures: FeatureBlocks, chosen: [Int], rejected: [Int],
+                sftFeatures: FeatureBlocks, targets: [Int]) throws(InstanceError) {
+        self.name = name
+        self.featureBound = featureBound
+        self.beta = beta
+        self.weightDecay = weightDecay
+        self.reference = reference
+        self.dpoFeatures = dpoFeatures
+        self.chosen = chosen
+        self.rejected = rejected
+        self.sftFeatures = sftFeatures
+        self.targets = targets
+        try validate()
+    }
+
+    /// Checks every rule of the instance schema; the first violation is thrown.
+    public func validate() throws(InstanceError) {
+        func fail(_ path: String, _ message: String) -> InstanceError { InstanceError(path: path, message: message) }
+        guard featureBound.isFinite, featureBound > 0 else {
+            throw fail("featureBound", "must be a finite number > 0, got \(featureBound)")
+        }
+        guard beta.isFinite, beta > 0 else { throw fail("beta", "must be a finite number > 0, got \(beta)") }
+        guard weightDecay.isFinite, weightDecay >= 0 else {
+            throw fail("weightDecay", "must be a finite number >= 0, got \(weightDecay)")
+        }
+        let d = dimension
+        guard d >= 1 else { throw fail("dpo[0].features", "feature vectors must have at least one entry") }
+        guard sftFeatures.dimension == d else {
+            throw fail("sft[0].features[0]", "has length \(sftFeatures.dimension), but the DPO features have length \(d)")
+        }
+        guard dpoFeatures.count > 0 else { throw fail("dpo", "must hold at least one datum") }
+        guard sftFeatures.count > 0 else { throw fail("sft", "must hold at least one datum") }
+        guard chosen.count == dpoFeatures.count, rejected.count == dpoFeatures.count else {
+            throw fail("dpo", "chosen and rejected must have one entry per datum")
+        }
+        guard targets.count == sftFeatures.count else { throw fail("sft", "target must have one entry per datum") }
+        for (label, table) in [("dpo", dpoFeatures), ("sft", sftFeatures)] {
+            for i in 0..<table.count {
+                let k = table.outputCount(i)
+                guard k >= 2 else {
+                    throw fail("\(label)[\(i)].features", "needs at least 2 outputs, got \(k)")
+                }
+                for j in 0..<k {
+                    var squared = 0.0
+                    for v in table.feature(i, j) {
+                        guard v.isFinite else {
+                            throw fail("\(label)[\(i)].features[\(j)]", "contains a non-finite number \(v)")
+                        }
+                        squared += v * v
+                    }
+                    let norm = squared.squareRoot()
+                    // A relative slack of 1e-12 so that vectors normalised to exactly Phi pass.
+                    guard norm <= featureBound * (1 + 1e-12) else {
+                        throw fail("\(label)[\(i)].features[\(j)]",
+                                   "has norm \(norm) above featureBound \(featureBound) (Assumption 3.2)")
+                    }
+                }
+            }
+        }
+        for i in 0..<dpoFeatures.count {
+            let k = dpoFeatures.outputCount(i)
+            guard (0..<k).contains(chosen[i]) else {
+                throw fail("dpo[\(i)].chosen", "index \(chosen[i]) is out of range 0..<\(k)")
+            }
+            guard (0..<k).contains(rejected[i]) else {
+                throw fail("dpo[\(i)].rejected", "index \(rejected[i]) is out of range 0..<\(k)")
+            }
+            guard chosen[i] != rejected[i] else {
+                throw fail("dpo[\(i)].rejected", "equals chosen (\(chosen[i])); a preference needs two outputs")
+            }
+        }
+        for i in 0..<sftFeatures.count {
+            let k = sftFeatures.outputCount(i)
+            guard (0..<k).contains(targets[i]) else {
+                throw fail("sft[\(i)].target", "index \(targets[i]) is out of range 0..<\(k)")
+            }
+        }
+        switch reference {
+        case .theta(let theta):
+            try Self.checkVector(theta, path: "reference.theta", dimension: d)
+        case .fit(let initial, let rate, let steps):
+            try Self.checkVector(initial, path: "reference.fit.init", dimension: d)
+            guard rate.isFinite, rate > 0 else {
+                throw fail("reference.fit.learningRate", "must be a finite number > 0, got \(rate)")
+            }
+            guard steps > 0 else { throw fail("reference.fit.steps", "must be > 0, got \(steps)") }
+        }
+    }
+
+    static func checkVector(_ v: [Double], path: String, dimension d: Int) throws(InstanceError) {
+        guard v.count == d else {
+            throw InstanceError(path: path, message: "has length \(v.count), but the features have length \(d)")
+        }
+        if let bad = v.first(where: { !$0.isFinite }) {
+            throw InstanceError(path: path, message: "contains a non-finite number \(bad)")
+        }
+    }
+}
+
+/// A violated instance rule: `path` names the field (`dpo[3].chosen`), `file` the file when known.
+public struct InstanceError: Error, Equatable, CustomStringConvertible {
+    public var file: String?
+    public var path: String
+    public var message: String
+
+    public init(file: String? = nil, path: String, message: String) {
+        self.file = file
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String {
+        let location = [file, path.isEmpty ? nil : path].compactMap { $0 }.joined(separator: ": ")
+        return location.isEmpty ? message : "\(location): \(message)"
+    }
+}

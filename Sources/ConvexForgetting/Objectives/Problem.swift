@@ -1,0 +1,133 @@
+/// A validated instance made ready to evaluate: theta_ref resolved, the DPO differences precomputed, and
+/// weight decay mu/2 ||theta||^2 added to both objectives (and so to every mix, since the weights sum to 1).
+///
+/// Every objective here is convex (Prop. A.2); with mu > 0 strongly convex.
+public struct Problem: Sendable {
+    public let instance: Instance
+    public let thetaRef: [Double]
+    public let dpo: DPOLoss
+    public let sft: SFTLoss
+    public var dimension: Int { instance.dimension }
+    public var weightDecay: Double { instance.weightDecay }
+    public var beta: Double { instance.beta }
+    public var featureBound: Double { instance.featureBound }
+
+    public init(_ instance: Instance) {
+        self.instance = instance
+        let thetaRef = Self.referenceTheta(instance)
+        self.thetaRef = thetaRef
+        dpo = DPOLoss(features: instance.dpoFeatures, chosen: instance.chosen, rejected: instance.rejected,
+                      beta: instance.beta, thetaRef: thetaRef)
+        sft = SFTLoss(features: instance.sftFeatures, targets: instance.targets)
+    }
+
+    /// theta_ref: given, or fitted by gradient descent on the mean negative log-likelihood of the DPO data's
+    /// chosen outputs plus mu/2 ||theta||^2 (the paper fits pi_ref by SFT on the chosen responses).
+    static func referenceTheta(_ instance: Instance) -> [Double] {
+        switch instance.reference {
+        case .theta(let theta):
+            return theta
+        case .fit(let initial, let rate, let steps):
+            let chosenLoss = SFTLoss(features: instance.dpoFeatures, targets: instance.chosen)
+            let d = instance.dimension
+            let mu = instance.weightDecay
+            var theta = initial
+            var gradient = [Double](repeating: 0, count: d)
+            for _ in 0..<steps {
+                theta.withUnsafeBufferPointer { tp in
+                    gradient.withUnsafeMutableBufferPointer { gp in
+                        for k in 0..<d { gp[k] = mu * tp[k] }
+                        _ = chosenLoss.evaluate(tp.baseAddress!, scale: 1, gradient: gp.baseAddress!)
+                    }
+                }
+                for k in 0..<d { theta[k] -= rate * gradient[k] }
+            }
+            return theta
+        }
+    }
+
+    // MARK: - Pointer-level evaluation (the training loop's hot path)
+
+    /// f(theta) of `objective`; when `gradient` is given, overwrites it with grad f(theta).
+    /// Returns the values of f_DPO and f_SFT that were computed (nil where the objective's weight is 0 and
+    /// `gradient` was requested), and the objective's value.
+    @inline(__always)
+    public func evaluate(_ objective: Objective, _ theta: UnsafePointer<Double>,
+                         gradient: UnsafeMutablePointer<Double>?) -> Double {
+        let (a, b) = objective.weights
+        let d = dimension
+        var squared = 0.0
+        for k in 0..<d { squared += theta[k] * theta[k] }
+        if let g = gradient {
+            for k in 0..<d { g[k] = weightDecay * theta[k] }
+        }
+        var value = 0.5 * weightDecay * squared
+        if a != 0 { value += a * dpo.evaluate(theta, scale: a, gradient: gradient) }
+        if b != 0 { value += b * sft.evaluate(theta, scale: b, gradient: gradient) }
+        return value
+    }
+
+    // MARK: - Array-level evaluation
+
+    /// f(theta).
+    public func value(_ objective: Objective, at theta: [Double]) -> Double {
+        precondition(theta.count == dimension)
+        return theta.withUnsafeBufferPointer { evaluate(objective, $0.baseAddress!, gradient: nil) }
+    }
+
+    /// f(theta) and grad f(theta).
+    public func valueAndGradient(_ objective: Objective, at theta: [Double]) -> (value: Double, gradient: [Double]) {
+        precondition(theta.count == dimension)
+        var gradient = [Double](repeating: 0, count: dimension)
+        let value = theta.withUnsafeBufferPointer { tp in
+            gradient.withUnsafeMutableBufferPointer { evaluate(objective, tp.baseAddress!, gradient: $0.baseAddress!) }
+        }
+        return (value, gradient)
+    }
+
+    public func gradient(_ objective: Objective, at theta: [Double]) -> [Double] {
+        valueAndGradient(objective, at: theta).gradient
+    }
+
+    /// The exact Hessian of f at theta, row-major d x d (Prop. A.2, eq. 29-33, plus mu I).
+    public func hessian(_ objective: Objective, at theta: [Double]) -> [Double] {
+        precondition(theta.count == dimension)
+        let d = dimension
+        let (a, b) = objective.weights
+        var h = [Double](repeating: 0, count: d * d)
+        theta.withUnsafeBufferPointer { tp in
+            h.withUnsafeMutableBufferPointer { hp in
+                if a != 0 { dpo.addHessian(tp.baseAddress!, scale: a, into: hp.baseAddress!) }
+                if b != 0 { sft.addHessian(tp.baseAddress!, scale: b, into: hp.baseAddress!) }
+            }
+        }
+        LinearAlgebra.symmetrize(&h, n: d)
+        for k in 0..<d { h[k * d + k] += weightDecay }
+        return h
+    }
+
+    /// The gradient of one datum's loss term (no weight decay): the stochastic gradient of Prop. A.1,
+    /// whose norm is at most 2 beta Phi (DPO) or 2 Phi (SFT).
+    public func datumGradient(_ objective: Objective, datum i: Int, at theta: [Double]) -> (loss: Double, gradient: [Double]) {
+        var gradient = [Double](repeating: 0, count: dimension)
+        let loss = theta.withUnsafeBufferPointer { tp in
+            gradient.withUnsafeMutableBufferPointer { gp in
+                switch objective {
+                case .dpo: dpo.datumGradient(i, tp.baseAddress!, into: gp.baseAddress!)
+                case .sft: sft.datumGradient(i, tp.baseAddress!, into: gp.baseAddress!)
+                case .mix: preconditionFailure("per-datum gradients exist for dpo and sft only")
+                }
+            }
+        }
+        return (loss, gradient)
+    }
+
+    /// The number of data of an objective (dpo or sft).
+    public func dataCount(_ objective: Objective) -> Int {
+        switch objective {
+        case .dpo: dpo.count
+        case .sft: sft.count
+        case .mix: dpo.count + sft.count
+        }
+    }
+}

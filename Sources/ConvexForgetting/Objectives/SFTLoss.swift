@@ -1,0 +1,156 @@
+import Foundation
+
+/// The SFT loss of eq. (4), the mean negative log-likelihood under the softmax policy, without weight decay.
+///
+/// With logits l_ij = theta . phi(x_i, y_j) and p_i = softmax(l_i):
+///
+///     f(theta)      = (1/M) sum_i [ logsumexp_j l_ij - l_{i, y_i} ]
+///     grad f(theta) = (1/M) sum_i [ E_{j ~ p_i} phi_ij - phi_{i, y_i} ]                 (eq. 5, 25-27)
+///     hess f(theta) = (1/M) sum_i Cov_{j ~ p_i}[phi_ij]                                  (Prop. A.2)
+///
+/// One pass per datum over its K x d block computes the logits; a second pass over the same block, while
+/// it is still in cache, accumulates the gradient.
+public struct SFTLoss: Sendable {
+    public let dimension: Int
+    public let features: FeatureBlocks
+    public let targets: [Int]
+    /// The largest number of outputs of any input (the size of the logit scratch buffer).
+    public let maxOutputs: Int
+
+    public init(features: FeatureBlocks, targets: [Int]) {
+        dimension = features.dimension
+        self.features = features
+        self.targets = targets
+        maxOutputs = (0..<features.count).map(features.outputCount).max() ?? 0
+    }
+
+    public var count: Int { features.count }
+
+    /// Loss of datum i; when `gradient` is given adds `coefficient` times its gradient. `logits` is scratch.
+    @inline(__always)
+    func datum(_ i: Int, _ theta: UnsafePointer<Double>, _ phi: UnsafePointer<Double>, _ offsets: UnsafePointer<Int>,
+               _ logits: UnsafeMutablePointer<Double>, coefficient: Double,
+               gradient: UnsafeMutablePointer<Double>?) -> Double {
+        let d = dimension
+        let first = offsets[i]
+        let k = offsets[i + 1] - first
+        let block = phi + first * d
+        let target = targets[i]
+        var largest = -Double.infinity
+        var targetLogit = 0.0
+        for j in 0..<k {
+            let row = block + j * d
+            var s = 0.0
+            for c in 0..<d { s += row[c] * theta[c] }
+            logits[j] = s
+            if s > largest { largest = s }
+            if j == target { targetLogit = s }
+        }
+        var sum = 0.0
+        for j in 0..<k {
+            let e = exp(logits[j] - largest)
+            logits[j] = e
+            sum += e
+        }
+        // -log p_y = log sum_j e^{l_j - m} - (l_y - m), exact even where e^{l_y - m} underflows.
+        let loss = log(sum) - (targetLogit - largest)
+        if let g = gradient {
+            let inverse = coefficient / sum
+            for j in 0..<k {
+                let w = logits[j] * inverse - (j == target ? coefficient : 0)
+                if w == 0 { continue }
+                let row = block + j * d
+                for c in 0..<d { g[c] += w * row[c] }
+            }
+        }
+        return loss
+    }
+
+    @inline(__always)
+    func withBuffers<R>(_ body: (UnsafePointer<Double>, UnsafePointer<Int>, UnsafeMutablePointer<Double>) -> R) -> R {
+        features.values.withUnsafeBufferPointer { vp in
+            features.offsets.withUnsafeBufferPointer { op in
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: maxOutputs) { scratch in
+                    body(vp.baseAddress!, op.baseAddress!, scratch.baseAddress!)
+                }
+            }
+        }
+    }
+
+    /// The mean loss over the data; when `gradient` is given, adds `scale` times the mean gradient to it.
+    public func evaluate(_ theta: UnsafePointer<Double>, scale: Double,
+                         gradient: UnsafeMutablePointer<Double>?) -> Double {
+        let n = count
+        return withBuffers { phi, offsets, logits in
+            var total = 0.0
+            let c = scale / Double(n)
+            for i in 0..<n {
+                total += datum(i, theta, phi, offsets, logits, coefficient: c, gradient: gradient)
+            }
+            return total / Double(n)
+        }
+    }
+
+    /// The mean loss over the data indices in `batch`; when `gradient` is given, adds `scale` times the mean
+    /// gradient over the batch to it.
+    public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>, scale: Double,
+                         gradient: UnsafeMutablePointer<Double>?) -> Double {
+        withBuffers { phi, offsets, logits in
+            var total = 0.0
+            let c = scale / Double(batch.count)
+            for i in batch {
+                total += datum(i, theta, phi, offsets, logits, coefficient: c, gradient: gradient)
+            }
+            return total / Double(batch.count)
+        }
+    }
+
+    /// The loss of datum i and its gradient E_p phi - phi_y (written into `gradient`).
+    public func datumGradient(_ i: Int, _ theta: UnsafePointer<Double>, into gradient: UnsafeMutablePointer<Double>) -> Double {
+        gradient.update(repeating: 0, count: dimension)
+        return withBuffers { phi, offsets, logits in
+            datum(i, theta, phi, offsets, logits, coefficient: 1, gradient: gradient)
+        }
+    }
+
+    /// Adds `scale` times the mean Hessian, the mean softmax covariance of the features, to the upper
+    /// triangle of `hessian`. Uses the centred rows sqrt(p_j) (phi_j - E_p phi), so that every datum's
+    /// contribution is a Gram matrix (PSD up to rounding), not a difference of two.
+    public func addHessian(_ theta: UnsafePointer<Double>, scale: Double, into hessian: UnsafeMutablePointer<Double>) {
+        let d = dimension
+        let n = count
+        var rows = [Double](repeating: 0, count: features.rowCount * d)
+        var mean = [Double](repeating: 0, count: d)
+        withBuffers { phi, offsets, logits in
+            for i in 0..<n {
+                let first = offsets[i]
+                let k = offsets[i + 1] - first
+                let block = phi + first * d
+                var largest = -Double.infinity
+                for j in 0..<k {
+                    var s = 0.0
+                    for c in 0..<d { s += block[j * d + c] * theta[c] }
+                    logits[j] = s
+                    largest = max(largest, s)
+                }
+                var sum = 0.0
+                for j in 0..<k {
+                    logits[j] = exp(logits[j] - largest)
+                    sum += logits[j]
+                }
+                for c in 0..<d { mean[c] = 0 }
+                for j in 0..<k {
+                    logits[j] /= sum
+                    for c in 0..<d { mean[c] += logits[j] * block[j * d + c] }
+                }
+                for j in 0..<k {
+                    let root = logits[j].squareRoot()
+                    for c in 0..<d { rows[(first + j) * d + c] = root * (block[j * d + c] - mean[c]) }
+                }
+            }
+        }
+        rows.withUnsafeBufferPointer {
+            LinearAlgebra.addGram($0.baseAddress!, rows: features.rowCount, n: d, alpha: scale / Double(n), into: hessian)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+/// The exact optimum of f_DPO, f_SFT or f_mix,lambda.
+public struct Optimum: Sendable, Equatable {
+    /// min f when attained, otherwise inf f (approached to about 1e-15 relative).
+    public var value: Double
+    /// A minimizer when attained; otherwise the last iterate, a point whose value is within the tolerance
+    /// of the infimum (not a minimizer: there is none).
+    public var theta: [Double]
+    /// ||grad f(theta)||.
+    public var gradientNorm: Double
+    /// Whether f has a finite minimizer (decided by `Attainment`).
+    public var attained: Bool
+    /// Newton iterations taken.
+    public var iterations: Int
+}
+
+/// Damped, regularised Newton's method with a backtracking (Armijo) line search.
+///
+/// The objectives are smooth and convex (Prop. A.2), so the Newton direction of H + delta I, delta =
+/// min(1, ||g||), is a descent direction; the regularisation handles singular Hessians (flat directions
+/// of a DPO loss, or the recession direction of an infimum that is not attained) and keeps local
+/// quadratic convergence where a minimizer exists. Attainment is decided by `Attainment.isAttained`; when
+/// the infimum is not attained the iteration runs until the value stops decreasing and reports that value.
+public struct NewtonSolver: Sendable {
+    public var maxIterations = 1000
+    /// Stop once ||grad f|| <= gradientTolerance * scale, scale = max(1, Phi max(1, beta)).
+    public var gradientTolerance = 1e-12
+
+    public init() {}
+
+    public func minimize(_ problem: Problem, _ objective: Objective, from start: [Double]? = nil) -> Optimum {
+        let d = problem.dimension
+        let attained = Attainment.isAttained(problem, objective)
+        let scale = max(1, problem.featureBound * max(1, problem.beta))
+        let tolerance = gradientTolerance * scale
+        var theta = start ?? problem.thetaRef
+        var (f, g) = problem.valueAndGradient(objective, at: theta)
+        var gradientNorm = norm(g)
+        var iterations = 0
+        var stalls = 0
+        while iterations < maxIterations {
+            // Without a minimizer the gradient vanishes only in the limit: stop on the value instead.
+            if attained ? gradientNorm <= tolerance : gradientNorm == 0 { break }
+            iterations += 1
+            var h = problem.hessian(objective, at: theta)
+            var delta = min(1, gradientNorm)
+            var direction: [Double]?
+            while direction == nil {
+                var regularised = h
+                for k in 0..<d { regularised[k * d + k] += delta }
+                direction = LinearAlgebra.solvePositiveDefinite(regularised, g.map { -$0 }, n: d)
+                if direction == nil {
+                    delta = max(delta * 10, 1e-12)
+                    if delta > 1e12 { break }
+                }
+            }
+            guard let p = direction else { break }
+            h.removeAll()
+            let slope = zip(g, p).reduce(0) { $0 + $1.0 * $1.1 }  // g . p < 0
+            var step = 1.0
+            var accepted = false
+            var trial = theta
+            var trialValue = f
+            var trialGradient = g
+            while step > 1e-20 {
+                for k in 0..<d { trial[k] = theta[k] + step * p[k] }
+                (trialValue, trialGradient) = problem.valueAndGradient(objective, at: trial)
+                if trialValue <= f + 1e-4 * step * slope {
+                    accepted = true
+                    break
+                }
+                // In the last digits of f the Armijo test is noise: accept a step that shrinks the gradient.
+                if -slope * step <= 1e-13 * max(1, abs(f)), norm(trialGradient) < gradientNorm {
+                    accepted = true
+                    break
+                }
+                step *= 0.5
+            }
+            guard accepted else { break }
+            let decrease = f - trialValue
+            theta = trial
+            f = trialValue
+            g = trialGradient
+            gradientNorm = norm(g)
+            if !attained {
+                stalls = decrease <= 1e-15 * max(1, abs(f)) ? stalls + 1 : 0
+                if stalls >= 3 { break }
+            }
+        }
+        return Optimum(value: f, theta: theta, gradientNorm: gradientNorm, attained: attained, iterations: iterations)
+    }
+
+    private func norm(_ v: [Double]) -> Double { v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import ConvexForgetting
+
+struct InstanceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "instance", abstract: "Make instance files.", subcommands: [RandomInstance.self])
+}
+
+struct RandomInstance: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "random",
+        abstract: "Write a random instance: features uniform in the ball of radius PHI, theta_ref = 0.")
+
+    @Option(help: "Dimension d of theta.") var dim: Int
+    @Option(help: "Outputs K per input.") var outputs: Int
+    @Option(help: "Number of DPO inputs.") var dpo: Int
+    @Option(help: "Number of SFT inputs.") var sft: Int
+    @Option(help: "Feature bound PHI (Assumption 3.2).") var bound = 1.0
+    @Option(help: "DPO beta > 0.") var beta = 0.5
+    @Option(help: "Weight decay mu >= 0.") var weightDecay = 0.0
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: ArgumentHelp("Output file (JSON).", valueName: "file")) var out: String
+    @Flag(help: "Overwrite an existing output file.") var force = false
+
+    func validate() throws {
+        guard dim >= 1 else { throw ValidationError("--dim must be >= 1, got \(dim)") }
+        guard outputs >= 2 else { throw ValidationError("--outputs must be >= 2, got \(outputs)") }
+        guard dpo >= 1 else { throw ValidationError("--dpo must be >= 1, got \(dpo)") }
+        guard sft >= 1 else { throw ValidationError("--sft must be >= 1, got \(sft)") }
+        guard bound.isFinite, bound > 0 else { throw ValidationError("--bound must be a finite number > 0, got \(bound)") }
+        guard beta.isFinite, beta > 0 else { throw ValidationError("--beta must be a finite number > 0, got \(beta)") }
+        guard weightDecay.isFinite, weightDecay >= 0 else {
+            throw ValidationError("--weight-decay must be a finite number >= 0, got \(weightDecay)")
+        }
+    }
+
+    func run() throws {
+        do {
+            try AtomicFile.checkWritable(out, force: force)
+            let instance = try Instance.random(RandomInstanceSpec(
+                dimension: dim, outputs: outputs, dpoCount: dpo, sftCount: sft, featureBound: bound, beta: beta,
+                weightDecay: weightDecay, seed: seed))
+            try AtomicFile.write(InstanceFile.encode(instance), to: out)
+            print("wrote \(out): d = \(dim), K = \(outputs), \(dpo) DPO and \(sft) SFT inputs, Phi = \(bound)")
+        } catch let error as CustomStringConvertible & Error {
+            throw CommandFailure(error.description)
+        }
+    }
+}

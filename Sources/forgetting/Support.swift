@@ -1,0 +1,80 @@
+import ArgumentParser
+import ConvexForgetting
+import Foundation
+
+/// `--instance FILE`, loaded and validated once.
+struct InstanceOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Instance file (JSON).", valueName: "file"))
+    var instance: String
+
+    func load() throws -> Problem {
+        do {
+            return Problem(try InstanceFile.load(path: instance))
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+}
+
+/// A failure turned into a one-line message and exit status 1 by ArgumentParser.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Parses `0.3,-1.2` into a vector of finite numbers; `flag` names the option in errors.
+func parseVector(_ text: String, flag: String) throws -> [Double] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+    var values: [Double] = []
+    for part in parts {
+        let trimmed = part.trimmingCharacters(in: .whitespaces)
+        guard let v = Double(trimmed), v.isFinite else {
+            throw ValidationError("\(flag): '\(trimmed)' is not a finite number (expected comma-separated numbers like 0.3,-1.2)")
+        }
+        values.append(v)
+    }
+    return values
+}
+
+/// Validates lambda in [0, 1].
+func checkLambda(_ lambda: Double?, flag: String = "--lambda") throws {
+    if let l = lambda, !(l.isFinite && l >= 0 && l <= 1) {
+        throw ValidationError("\(flag) must be in [0, 1], got \(l)")
+    }
+}
+
+/// Minimal ordered JSON output: numbers in Swift's shortest round-trip form.
+enum JSON {
+    static func number(_ x: Double) -> String {
+        x.isFinite ? "\(x)" : (x.isNaN ? "null" : (x > 0 ? "1e308" : "-1e308"))
+    }
+    static func vector(_ v: [Double]) -> String { "[" + v.map(number).joined(separator: ",") + "]" }
+    static func matrix(_ m: [Double], n: Int) -> String {
+        "[" + (0..<n).map { vector(Array(m[($0 * n)..<($0 * n + n)])) }.joined(separator: ",") + "]"
+    }
+    static func object(_ pairs: [(String, String)]) -> String {
+        "{" + pairs.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    }
+}
+
+/// Right-aligned plain-text table.
+func formatTable(_ header: [String], _ rows: [[String]]) -> String {
+    let all = [header] + rows
+    let widths = (0..<header.count).map { c in all.map { $0[c].count }.max() ?? 0 }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { c, cell in
+            c == 0 ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                : String(repeating: " ", count: widths[c] - cell.count) + cell
+        }.joined(separator: "  ")
+    }
+    return ([line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line))
+        .joined(separator: "\n")
+}
+
+func fmt(_ x: Double, _ digits: Int = 6) -> String {
+    if x == 0 { return "0" }
+    if !x.isFinite { return "\(x)" }
+    let magnitude = abs(x)
+    if magnitude >= 1e-3 && magnitude < 1e6 { return String(format: "%.\(digits)f", x) }
+    return String(format: "%.\(max(1, digits - 2))e", x)
+}
