@@ -32,6 +32,7 @@ let package = Package(
             name: "ConvexForgettingTests",
             dependencies: [
                 "ConvexForgetting",
+                "forgetting",  // built first, so that the CLI tests can run the executable
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
