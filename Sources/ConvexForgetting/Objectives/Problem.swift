@@ -49,8 +49,6 @@ public struct Problem: Sendable {
     // MARK: - Pointer-level evaluation (the training loop's hot path)
 
     /// f(theta) of `objective`; when `gradient` is given, overwrites it with grad f(theta).
-    /// Returns the values of f_DPO and f_SFT that were computed (nil where the objective's weight is 0 and
-    /// `gradient` was requested), and the objective's value.
     @inline(__always)
     public func evaluate(_ objective: Objective, _ theta: UnsafePointer<Double>,
                          gradient: UnsafeMutablePointer<Double>?) -> Double {
@@ -65,6 +63,31 @@ public struct Problem: Sendable {
         if a != 0 { value += a * dpo.evaluate(theta, scale: a, gradient: gradient) }
         if b != 0 { value += b * sft.evaluate(theta, scale: b, gradient: gradient) }
         return value
+    }
+
+    /// The stochastic version: the losses are means over the sampled data indices (with repetition),
+    /// weight decay exact. `dpoBatch` is read when the objective weighs DPO, `sftBatch` when it weighs SFT.
+    @inline(__always)
+    public func evaluate(_ objective: Objective, _ theta: UnsafePointer<Double>, dpoBatch: UnsafeBufferPointer<Int>,
+                         sftBatch: UnsafeBufferPointer<Int>, gradient: UnsafeMutablePointer<Double>?) -> Double {
+        let (a, b) = objective.weights
+        let d = dimension
+        var squared = 0.0
+        for k in 0..<d { squared += theta[k] * theta[k] }
+        if let g = gradient {
+            for k in 0..<d { g[k] = weightDecay * theta[k] }
+        }
+        var value = 0.5 * weightDecay * squared
+        if a != 0 { value += a * dpo.evaluate(theta, batch: dpoBatch, scale: a, gradient: gradient) }
+        if b != 0 { value += b * sft.evaluate(theta, batch: sftBatch, scale: b, gradient: gradient) }
+        return value
+    }
+
+    /// Where training starts unless told otherwise: the `init` of a fitted reference (the paper's toy
+    /// starts the methods from the point the reference fit started from), otherwise theta_ref itself.
+    public var defaultStart: [Double] {
+        if case .fit(let initial, _, _) = instance.reference { return initial }
+        return thetaRef
     }
 
     // MARK: - Array-level evaluation

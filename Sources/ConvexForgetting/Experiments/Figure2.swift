@@ -1,0 +1,125 @@
+/// The paper's toy illustration (Figure 2, Appendix D.1) on our instance of it.
+///
+/// The instance (`Figure2.instanceJSON`, also at Experiments/instances/figure2.json): theta in R^2, two
+/// outputs per input, one DPO input x1 (chosen phi = (1, 0), rejected phi = (-0.5, 0.5)) and a distinct SFT
+/// input x2 (target phi = (0, 1), other phi = (0.5, -0.5)); every ||phi|| <= 1; beta = 1; weight decay
+/// mu = 0.02 "for illustration"; theta_ref fitted by 1000 gradient steps of rate 0.01 on -log pi(y_w | x1)
+/// from (-1, -1), the point the methods start from. No label contradicts another (the inputs differ): the
+/// conflict is in the features, dphi = (1.5, -0.5) against (phi_t - phi_o) = (-0.5, 1.5), at an obtuse angle
+/// but not opposite, so the cone {theta . dphi > 0, theta . (phi_t - phi_o) > 0} (around theta = (1, 1)) is
+/// good for both objectives.
+public enum Figure2 {
+    public static let instanceJSON = """
+    {
+      "name": "figure2",
+      "featureBound": 1.0,
+      "beta": 1.0,
+      "weightDecay": 0.02,
+      "reference": {"fit": {"init": [-1.0, -1.0], "learningRate": 0.01, "steps": 1000}},
+      "dpo": [
+        {"features": [[1.0, 0.0], [-0.5, 0.5]], "chosen": 0, "rejected": 1}
+      ],
+      "sft": [
+        {"features": [[0.0, 1.0], [0.5, -0.5]], "target": 0}
+      ]
+    }
+
+    """
+
+    /// The paper's settings (Appendix D.1).
+    public static let learningRate = 0.01
+    public static let sequentialPhaseSteps = 10_000
+    public static let threshold = 0.05
+    public static let jointSteps = 20_000
+
+    /// The three runs of the figure: Sequential (DPO then SFT, threshold), ALRIGHT and MAXRIGHT.
+    public static func runs(lambda: Double, seed: UInt64, record: RecordMode) -> [RunSpec] {
+        let schedule = StepSchedule.constant(learningRate)
+        return [
+            RunSpec(method: .sequential, lambda: lambda, steps: sequentialPhaseSteps, threshold: threshold,
+                    schedule: schedule, seed: seed, record: record),
+            RunSpec(method: .alright, lambda: lambda, steps: jointSteps, schedule: schedule, seed: seed, record: record),
+            RunSpec(method: .maxright, lambda: lambda, steps: jointSteps, schedule: schedule, seed: seed, record: record),
+        ]
+    }
+}
+
+/// A grid of f_DPO and f_SFT over a rectangle of R^2 (the contours of the figure's first row).
+public struct Landscape: Sendable {
+    public var theta0: [Double]
+    public var theta1: [Double]
+    /// Row-major over (theta0 index, theta1 index).
+    public var fDPO: [Double]
+    public var fSFT: [Double]
+
+    /// Evaluates both objectives on a `resolution x resolution` grid over the box holding `points`,
+    /// padded by `padding` of its extent on each side. Needs d = 2.
+    public init(problem: Problem, covering points: [[Double]], resolution: Int = 121, padding: Double = 0.15) {
+        precondition(problem.dimension == 2 && resolution >= 2)
+        let xs = points.map { $0[0] }, ys = points.map { $0[1] }
+        let (xLow, xHigh) = (xs.min()!, xs.max()!)
+        let (yLow, yHigh) = (ys.min()!, ys.max()!)
+        let span = max(xHigh - xLow, yHigh - yLow, 1e-3)
+        let pad = padding * span
+        func axis(_ low: Double, _ high: Double) -> [Double] {
+            let a = low - pad, b = high + pad
+            return (0..<resolution).map { a + (b - a) * Double($0) / Double(resolution - 1) }
+        }
+        theta0 = axis(xLow, xHigh)
+        theta1 = axis(yLow, yHigh)
+        fDPO = []
+        fSFT = []
+        for x in theta0 {
+            for y in theta1 {
+                fDPO.append(problem.value(.dpo, at: [x, y]))
+                fSFT.append(problem.value(.sft, at: [x, y]))
+            }
+        }
+    }
+
+    public var csv: String {
+        var text = CSV.line(["theta_0", "theta_1", "f_dpo", "f_sft"])
+        for (i, x) in theta0.enumerated() {
+            for (j, y) in theta1.enumerated() {
+                let k = i * theta1.count + j
+                text += CSV.line([CSV.number(x), CSV.number(y), CSV.number(fDPO[k]), CSV.number(fSFT[k])])
+            }
+        }
+        return text
+    }
+}
+
+/// The exact Pareto front: for each lambda of a grid, the minimizer of f_mix,lambda (Newton) and its
+/// f_DPO and f_SFT. Minimizers of f_mix,lambda for lambda in (0, 1) are Pareto optimal (PAPER.md section 3).
+public struct ParetoFront: Sendable {
+    public struct Point: Sendable {
+        public var lambda: Double
+        public var optimum: Optimum
+        public var fDPO: Double
+        public var fSFT: Double
+    }
+
+    public var points: [Point]
+
+    /// `count` evenly spaced lambdas in [0, 1], each solve warm-started at the previous minimizer.
+    public init(problem: Problem, count: Int = 101, solver: NewtonSolver = NewtonSolver()) {
+        var start = problem.thetaRef
+        points = (0..<count).map { i in
+            let lambda = Double(i) / Double(count - 1)
+            let optimum = solver.minimize(problem, .mix(lambda: lambda), from: start)
+            if optimum.attained { start = optimum.theta }
+            return Point(lambda: lambda, optimum: optimum, fDPO: problem.value(.dpo, at: optimum.theta),
+                         fSFT: problem.value(.sft, at: optimum.theta))
+        }
+    }
+
+    public var csv: String {
+        let d = points.first?.optimum.theta.count ?? 0
+        var text = CSV.line(["lambda"] + (0..<d).map { "theta_\($0)" } + ["f_dpo", "f_sft", "f_mix", "attained"])
+        for p in points {
+            text += CSV.line([CSV.number(p.lambda)] + p.optimum.theta.map(CSV.number)
+                             + [CSV.number(p.fDPO), CSV.number(p.fSFT), CSV.number(p.optimum.value), "\(p.optimum.attained)"])
+        }
+        return text
+    }
+}

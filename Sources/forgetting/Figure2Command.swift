@@ -1,0 +1,133 @@
+import ArgumentParser
+import ConvexForgetting
+import Foundation
+
+struct Figure2Command: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "figure2",
+        abstract: "Reproduce the paper's toy Figure 2: Sequential vs ALRIGHT vs MAXRIGHT on a 2-parameter instance.",
+        discussion: """
+        Paper settings (Appendix D.1): rate 0.01; Sequential DPO then SFT, up to 10,000 steps per phase, \
+        threshold 0.05; ALRIGHT and MAXRIGHT 20,000 steps. The instance is built in (also at \
+        Experiments/instances/figure2.json). Writes DIR/trajectories.csv, landscape.csv, pareto.csv, \
+        summary.csv, manifest.json, and figure2.png and figure2.pdf when Python with matplotlib is found \
+        (Plots/figure2.py; `bash .ci/setup --plots` makes one in .venv).
+        """)
+
+    @Option(help: ArgumentHelp("Output directory (created if missing).", valueName: "dir"))
+    var out = "out/figure2"
+
+    @Option(parsing: .unconditional, help: "Trade-off lambda in [0, 1].")
+    var lambda = 0.5
+
+    @Option(help: "Seed of ALRIGHT's coin flips.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Rows to record: all, log, every:N or final.")
+    var record = "all"
+
+    @Flag(help: "Overwrite existing output files.")
+    var force = false
+
+    @Flag(help: "Write the CSVs only; do not run the plotting script.")
+    var noPlot = false
+
+    static let files = ["trajectories.csv", "landscape.csv", "pareto.csv", "summary.csv", "manifest.json"]
+
+    func validate() throws {
+        try checkLambda(lambda)
+        do { _ = try RecordMode(parsing: record) } catch { throw ValidationError("--record: \(error)") }
+        try prepareDirectory()
+    }
+
+    /// Creates DIR if needed and checks that every output can be written.
+    func prepareDirectory() throws {
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw ValidationError("--out: cannot create directory \(out)")
+        }
+        for name in Self.files + ["figure2.png", "figure2.pdf"] {
+            do {
+                try AtomicFile.checkWritable((out as NSString).appendingPathComponent(name), force: force)
+            } catch {
+                throw ValidationError("--out: \(error)")
+            }
+        }
+    }
+
+    func path(_ name: String) -> String { (out as NSString).appendingPathComponent(name) }
+
+    func run() throws {
+        let started = Date()
+        let instance = try InstanceFile.decode(Data(Figure2.instanceJSON.utf8))
+        let problem = Problem(instance)
+        let optima = OptimalValues(problem: problem, lambda: lambda)
+        let trainer = Trainer(problem: problem, optima: optima)
+        let recordMode = try RecordMode(parsing: record)
+        var trajectories = RunCSV.trajectoryHeader(dimension: 2)
+        var summary = RunCSV.summaryHeader(dimension: 2)
+        var points: [[Double]] = [optima.dpo.theta, optima.sft.theta, optima.mix.theta]
+        var results: [(RunSpec, RunResult)] = []
+        for spec in Figure2.runs(lambda: lambda, seed: seed, record: recordMode) {
+            let result = trainer.run(spec) { row in
+                trajectories += RunCSV.trajectoryLine(spec, row)
+                points.append(row.theta)
+            }
+            summary += RunCSV.summaryLine(spec, result)
+            results.append((spec, result))
+        }
+        let landscape = Landscape(problem: problem, covering: points)
+        let pareto = ParetoFront(problem: problem)
+        let manifest = JSON.object([
+            ("command", "\"forgetting figure2\""), ("version", "\"\(toolkitVersion)\""),
+            ("lambda", JSON.number(lambda)), ("seed", "\(seed)"), ("record", "\"\(recordMode)\""),
+            ("learningRate", JSON.number(Figure2.learningRate)), ("sequentialPhaseSteps", "\(Figure2.sequentialPhaseSteps)"),
+            ("threshold", JSON.number(Figure2.threshold)), ("jointSteps", "\(Figure2.jointSteps)"),
+            ("thetaRef", JSON.vector(problem.thetaRef)), ("instance", "\"Experiments/instances/figure2.json\""),
+        ]) + "\n"
+        do {
+            try AtomicFile.write(trajectories, to: path("trajectories.csv"))
+            try AtomicFile.write(landscape.csv, to: path("landscape.csv"))
+            try AtomicFile.write(pareto.csv, to: path("pareto.csv"))
+            try AtomicFile.write(summary, to: path("summary.csv"))
+            try AtomicFile.write(manifest, to: path("manifest.json"))
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        let solved = Date().timeIntervalSince(started)
+
+        print("Figure 2 (lambda = \(lambda)): f*_DPO = \(fmt(optima.dpo.value)), f*_SFT = \(fmt(optima.sft.value)), f*_mix = \(fmt(optima.mix.value))\n")
+        let rows = results.map { spec, result in
+            [spec.method.rawValue, "\(result.steps)", fmt(result.final.fDPO), fmt(result.final.fSFT), fmt(result.final.gapDPO),
+             fmt(result.final.gapSFT), fmt(result.final.gapMix), fmt(result.final.idealDistance), "\(result.gradEvals)", "\(result.lossEvals)"]
+        }
+        print(formatTable(["method", "steps", "f_dpo", "f_sft", "gap_dpo", "gap_sft", "gap_mix", "ideal_distance",
+                           "grad_evals", "loss_evals"], rows))
+        let sequential = results[0].1.final.idealDistance
+        let best = max(results[1].1.final.idealDistance, results[2].1.final.idealDistance)
+        print("\nSequential's ideal distance is \(String(format: "%.1f", sequential / best))x the larger of ALRIGHT's and MAXRIGHT's.")
+        print("Solver and CSVs: \(String(format: "%.3f", solved)) s. Wrote \(Self.files.map(path).joined(separator: ", ")).")
+
+        guard !noPlot else { return }
+        let repository = Plotting.repository()
+        guard let script = repository?.appendingPathComponent("Plots/figure2.py").path,
+              FileManager.default.fileExists(atPath: script) else {
+            print("Plots/figure2.py not found (run from the repository); the CSVs are written.")
+            return
+        }
+        guard let python = Plotting.python(repository: repository) else {
+            print("""
+            No Python with matplotlib found, so no figure2.png/pdf; the CSVs are written. To draw it: \
+            `bash .ci/setup --plots` (a .venv with matplotlib), or `python3 -m pip install matplotlib`, then \
+            `python3 Plots/figure2.py \(out)`.
+            """)
+            return
+        }
+        let (status, output) = Plotting.run(python, [script, out])
+        guard status == 0 else {
+            throw CommandFailure("Plots/figure2.py failed (status \(status)): \(output.split(separator: "\n").last ?? "")")
+        }
+        print("Drew \(path("figure2.png")) and \(path("figure2.pdf")).")
+    }
+}
