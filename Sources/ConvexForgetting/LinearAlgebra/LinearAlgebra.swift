@@ -28,6 +28,22 @@ public enum LinearAlgebra {
         return w
     }
 
+    /// Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric matrix: column k of the row-major
+    /// `vectors` (entries vectors[i * n + k]) belongs to values[k]. LAPACKE_dsyevd with jobz = 'V'.
+    public static func symmetricEigen(_ a: [Double], n: Int) throws -> (values: [Double], vectors: [Double]) {
+        precondition(a.count == n * n, "matrix must be n x n")
+        var work = a
+        var w = [Double](repeating: 0, count: n)
+        let info = work.withUnsafeMutableBufferPointer { ap in
+            w.withUnsafeMutableBufferPointer { wp in
+                LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")),
+                               Int32(n), ap.baseAddress, Int32(n), wp.baseAddress)
+            }
+        }
+        guard info == 0 else { throw Failure(routine: "LAPACKE_dsyevd", info: info) }
+        return (w, work)
+    }
+
     /// The smallest eigenvalue of a symmetric matrix (the PSD check of Prop. A.2).
     public static func minimumEigenvalue(_ a: [Double], n: Int) throws -> Double {
         try symmetricEigenvalues(a, n: n).first ?? 0

@@ -10,17 +10,26 @@ public enum RecordMode: Sendable, Equatable, CustomStringConvertible {
     case every(Int)
     /// The last iterate only.
     case final
+    /// Exactly these steps (ascending), plus the last.
+    case steps([Int])
 
     public struct Invalid: Error, CustomStringConvertible {
         public var description: String
     }
 
-    /// Parses `all`, `log`, `every:N` (N >= 1) or `final`.
+    /// Parses `all`, `log`, `every:N` (N >= 1), `final` or `steps:N1,N2,...` (ascending).
     public init(parsing text: String) throws(Invalid) {
         switch text {
         case "all": self = .all
         case "log": self = .log
         case "final": self = .final
+        case _ where text.hasPrefix("steps:"):
+            let list = text.dropFirst(6).split(separator: ",").map { Int($0) }
+            guard !list.isEmpty, list.allSatisfy({ $0 != nil && $0! >= 0 }),
+                  zip(list, list.dropFirst()).allSatisfy({ $0.0! < $0.1! }) else {
+                throw Invalid(description: "'\(text)' is not a recording mode (steps:N1,N2,... needs ascending steps >= 0)")
+            }
+            self = .steps(list.map { $0! })
         default:
             guard text.hasPrefix("every:"), let n = Int(text.dropFirst(6)), n >= 1 else {
                 throw Invalid(description: "'\(text)' is not a recording mode (expected all, log, every:N with N >= 1, or final)")
@@ -32,11 +41,13 @@ public enum RecordMode: Sendable, Equatable, CustomStringConvertible {
     /// The default for a run of `steps` updates: all up to 10,000 steps, log beyond.
     public static func automatic(steps: Int) -> RecordMode { steps > 10_000 ? .log : .all }
 
-    /// The first step after `t` to record (the last step is handled by the loop).
+    /// The first step after `t` to record (the last step is handled by the loop); `t = -1` gives the first.
     public func nextStep(after t: Int) -> Int {
+        if t < 0, self != .final, !isStepList { return 0 }
         switch self {
         case .all: return t + 1
         case .final: return Int.max
+        case .steps(let list): return list.first { $0 > t } ?? Int.max
         case .every(let n): return (t / n + 1) * n
         case .log:
             guard t >= 1 else { return 1 }
@@ -46,12 +57,18 @@ public enum RecordMode: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    private var isStepList: Bool {
+        if case .steps = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .all: "all"
         case .log: "log"
         case .final: "final"
         case .every(let n): "every:\(n)"
+        case .steps(let list): "steps:" + list.map(String.init).joined(separator: ",")
         }
     }
 }

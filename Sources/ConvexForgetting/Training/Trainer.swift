@@ -96,7 +96,7 @@ public struct Trainer: Sendable {
                             lastRow = r
                             try record(r)
                         }
-                        var nextRecord = spec.record == .final ? Int.max : 0
+                        var nextRecord = spec.record.nextStep(after: -1)
                         if nextRecord == 0 {
                             try emit()
                             nextRecord = spec.record.nextStep(after: 0)

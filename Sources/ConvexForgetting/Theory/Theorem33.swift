@@ -1,0 +1,87 @@
+import Foundation
+
+/// The check of Theorem 3.3 on the lower-bound instance: Sequential's exact G_mix,lambda against the
+/// floor c(lambda) for every horizon past T0(lambda) (THEORY.md section 2), with ALRIGHT as the contrast.
+public struct Theorem33Verification: Sendable {
+    public var lambdas: [Double] = (1...19).map { Double($0) * 0.05 }
+    public var horizons: [Int] = [10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000]
+    /// alpha of the constant-rate variants and alpha0 of the inverse-sqrt ones.
+    public var constantRate = 0.1
+    public var inverseSqrtRate = 0.25
+    public var threshold = 0.05
+    /// The floor's margin: the final s is certified beyond s*(lambda) -/+ delta.
+    public var delta = 0.5
+    /// ALRIGHT's run for the contrast (inverse-sqrt, alpha0 = inverseSqrtRate).
+    public var alrightSteps = 1_000_000
+    public var alrightSeed: UInt64 = 0
+
+    public init() {}
+
+    public var variants: [LowerBoundAnalysis.Variant] {
+        [.dpoFirst(.constant(constantRate)), .dpoFirst(.inverseSqrt(inverseSqrtRate)),
+         .sftFirst(.constant(constantRate)), .sftFirst(.inverseSqrt(inverseSqrtRate)),
+         .dpoFirstThreshold(rate: constantRate, threshold: threshold)]
+    }
+
+    public struct Cell: Sendable {
+        public var horizon: Int
+        public var gap: Double
+        /// Past T0: the cell is checked against the floor.
+        public var checked: Bool
+        public var passed: Bool { !checked || gap >= floor }
+        let floor: Double
+    }
+
+    public struct Row: Sendable {
+        public var variant: LowerBoundAnalysis.Variant
+        public var lambda: Double
+        public var floor: Double
+        public var horizon: Double
+        public var cells: [Cell]
+    }
+
+    public struct Contrast: Sendable {
+        public var lambda: Double
+        public var alrightGap: Double
+        /// The smallest floor of this lambda over the variants.
+        public var smallestFloor: Double
+    }
+
+    public struct Report: Sendable {
+        public var rows: [Row]
+        public var contrast: [Contrast]
+        public var failures: Int { rows.reduce(0) { $0 + $1.cells.filter { !$0.passed }.count } }
+        public var checkedCells: Int { rows.reduce(0) { $0 + $1.cells.filter(\.checked).count } }
+        /// Rows whose floor is not positive or whose T0 lies beyond every horizon (nothing certified).
+        public var uncertified: [Row] { rows.filter { !($0.floor > 0) || !$0.cells.contains(where: \.checked) } }
+    }
+
+    public func run(_ problem: Problem) throws -> Report {
+        let analysis = try LowerBoundAnalysis(problem: problem)
+        let optima = lambdas.map { NewtonSolver().minimize(problem, .mix(lambda: $0)) }
+        let trainer = Trainer(problem: problem, optima: OptimalValues(problem: problem, lambda: 0.5))
+        var rows: [Row] = []
+        for variant in variants {
+            // Sequential's path does not depend on lambda: one run per horizon.
+            let finals = horizons.map { trainer.run(variant.spec(horizon: $0, lambda: 0.5)) { _ in }.final.theta }
+            for (l, lambda) in lambdas.enumerated() {
+                let floor = analysis.floor(variant, lambda: lambda, optimum: optima[l], delta: delta)
+                let cells = zip(horizons, finals).map { horizon, theta in
+                    Cell(horizon: horizon, gap: problem.value(.mix(lambda: lambda), at: theta) - optima[l].value,
+                         checked: Double(horizon) >= floor.horizon, floor: floor.floor)
+                }
+                rows.append(Row(variant: variant, lambda: lambda, floor: floor.floor, horizon: floor.horizon, cells: cells))
+            }
+        }
+        var contrast: [Contrast] = []
+        for (l, lambda) in lambdas.enumerated() {
+            let alright = Trainer(problem: problem, optima: OptimalValues(problem: problem, lambda: lambda))
+            let spec = RunSpec(method: .alright, lambda: lambda, steps: alrightSteps, schedule: .inverseSqrt(inverseSqrtRate),
+                               seed: alrightSeed, record: .final)
+            let gap = problem.value(.mix(lambda: lambda), at: alright.run(spec) { _ in }.final.theta) - optima[l].value
+            let floors = rows.filter { $0.lambda == lambda }.map(\.floor)
+            contrast.append(Contrast(lambda: lambda, alrightGap: gap, smallestFloor: floors.min() ?? 0))
+        }
+        return Report(rows: rows, contrast: contrast)
+    }
+}

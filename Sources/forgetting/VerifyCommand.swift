@@ -1,0 +1,192 @@
+import ArgumentParser
+import ConvexForgetting
+import Foundation
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify", abstract: "Check the paper's theorems on real numbers (see THEORY.md).",
+        subcommands: [Theorem33Command.self, Theorem41Command.self])
+}
+
+/// A default file of the repository: as given when it exists, else under the repository that holds Plots/.
+func repositoryFile(_ path: String) -> String {
+    if FileManager.default.fileExists(atPath: path) { return path }
+    if let root = Plotting.repository() {
+        let candidate = root.appendingPathComponent(path).path
+        if FileManager.default.fileExists(atPath: candidate) { return candidate }
+    }
+    return path
+}
+
+func loadProblem(_ path: String) throws -> Problem {
+    do { return Problem(try InstanceFile.load(path: repositoryFile(path))) } catch { throw CommandFailure(error.description) }
+}
+
+func parseList<T>(_ text: String, flag: String, _ convert: (String) -> T?) throws -> [T] {
+    let items = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+    var values: [T] = []
+    for item in items {
+        guard let v = convert(item) else { throw ValidationError("\(flag): '\(item)' is not valid") }
+        values.append(v)
+    }
+    guard !values.isEmpty else { throw ValidationError("\(flag) must not be empty") }
+    return values
+}
+
+struct Theorem33Command: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "theorem33",
+        abstract: "Theorem 3.3: Sequential's G_mix stays above a floor c(lambda) for every T >= T0(lambda).",
+        discussion: """
+        Runs Sequential on the lower-bound instance for T_DPO = T_SFT = T over the horizons, in both orders, \
+        with constant and inverse-sqrt rates and with the threshold, and prints the exact G_mix,lambda of \
+        its output next to c(lambda) and T0(lambda) (THEORY.md section 2). Cells: '+' checked and above the \
+        floor, 'X' checked and below it, '.' before T0. Exits 1 if any checked cell is below its floor. \
+        Then shows ALRIGHT on the same instance driving the gap far below the floor.
+        """)
+
+    @Option(help: "The lower-bound instance.")
+    var instance = "Experiments/instances/lower-bound.json"
+
+    @Option(help: "Comma-separated lambdas (default 0.05, 0.10, ..., 0.95).")
+    var lambdas: String?
+
+    @Option(help: "Comma-separated horizons T (default 10, 30, 100, ..., 1000000).")
+    var horizons: String?
+
+    @Option(help: "Steps of the ALRIGHT contrast run.")
+    var alrightSteps = 1_000_000
+
+    func validate() throws {
+        if let lambdas { _ = try parseLambdas(lambdas) }
+        if let horizons { _ = try parseHorizons(horizons) }
+        guard alrightSteps >= 1 else { throw ValidationError("--alright-steps must be >= 1") }
+    }
+
+    func parseLambdas(_ text: String) throws -> [Double] {
+        let values = try parseList(text, flag: "--lambdas") { Double($0) }
+        guard values.allSatisfy({ $0 > 0 && $0 < 1 }) else { throw ValidationError("--lambdas must lie in (0, 1)") }
+        return values
+    }
+
+    func parseHorizons(_ text: String) throws -> [Int] {
+        let values = try parseList(text, flag: "--horizons") { Int($0) }
+        guard values.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--horizons must be >= 1") }
+        return values
+    }
+
+    func run() throws {
+        let problem = try loadProblem(instance)
+        var verification = Theorem33Verification()
+        if let lambdas { verification.lambdas = try parseLambdas(lambdas) }
+        if let horizons { verification.horizons = try parseHorizons(horizons) }
+        verification.alrightSteps = alrightSteps
+        let report: Theorem33Verification.Report
+        do { report = try verification.run(problem) } catch { throw CommandFailure("\(instance): \(error)") }
+        print("Theorem 3.3 on \(problem.instance.name): G_mix,lambda of Sequential's output (T_DPO = T_SFT = T); floor c and T0 from THEORY.md section 2")
+        print("rates: constant \(verification.constantRate), inverse-sqrt alpha0 = \(verification.inverseSqrtRate), threshold \(verification.threshold), margin delta = \(verification.delta)")
+        print("cells: + checked, above the floor   X checked, BELOW the floor   . before T0\n")
+        let header = ["variant", "lambda", "floor c", "T0"] + verification.horizons.map { "T=\(shortInt($0))" }
+        let rows = report.rows.map { row in
+            [row.variant.description, fmt(row.lambda, 2), fmt(row.floor, 4), row.horizon.isFinite ? shortInt(Int(row.horizon)) : "inf"]
+                + row.cells.map { fmt($0.gap, 3) + ($0.checked ? ($0.passed ? "+" : "X") : ".") }
+        }
+        print(formatTable(header, rows))
+        print("\nALRIGHT on the same instance (inverse-sqrt, alpha0 = \(verification.inverseSqrtRate), \(verification.alrightSteps) steps, seed 0):\n")
+        print(formatTable(["lambda", "ALRIGHT G_mix", "smallest floor", "ratio"], report.contrast.map {
+            [fmt($0.lambda, 2), fmt($0.alrightGap, 3), fmt($0.smallestFloor, 4), fmt($0.alrightGap / $0.smallestFloor, 3)]
+        }))
+        let uncertified = report.uncertified.count
+        print("\n\(report.checkedCells) cells checked past T0, \(report.failures) below the floor; \(uncertified) of \(report.rows.count) rows certified nothing (T0 beyond the horizons).")
+        if report.failures > 0 { throw CommandFailure("\(report.failures) checked cells fall below their floor") }
+    }
+}
+
+func shortInt(_ n: Int) -> String {
+    if n >= 1_000_000, n % 1_000_000 == 0 { return "\(n / 1_000_000)M" }
+    if n >= 1_000, n % 1_000 == 0 { return "\(n / 1_000)k" }
+    return "\(n)"
+}
+
+struct Theorem41Command: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "theorem41",
+        abstract: "Theorem 4.1: ALRIGHT's mean G_mix with a 95% interval under the explicit O(log T / sqrt T) bound.",
+        discussion: """
+        ALRIGHT with alpha_t = alpha0 / sqrt(t), weight decay 0, over many seeds; the mean gap of theta_T (after \
+        T - 1 updates) with its 95% confidence interval next to the paper-constant bound (M from Prop. A.1) and \
+        the instance-tight bound (THEORY.md section 3). Exits 1 if an interval's upper end exceeds the \
+        paper-constant bound. Prints the log-log slope of the mean gap against T beside the rate -1/2, and the \
+        largest per-datum gradient norms seen against Prop. A.1.
+        """)
+
+    @Option(help: "Instance files (repeat the option); default: lower-bound, random-a and random-b in Experiments/instances.")
+    var instance: [String] = []
+
+    @Option(help: "Seeds per (instance, lambda).")
+    var seeds = 100
+
+    @Option(help: "Comma-separated lambdas.")
+    var lambdas = "0.1,0.5,0.9"
+
+    @Option(help: "Comma-separated horizons T.")
+    var horizons = "10,100,1000,10000,100000,1000000"
+
+    @Option(parsing: .unconditional, help: "alpha0 of alpha_t = alpha0 / sqrt(t).")
+    var alpha0 = 0.5
+
+    @Option(help: "Threads (default: all cores); results do not depend on it.")
+    var threads: Int?
+
+    func validate() throws {
+        guard seeds >= 2 else { throw ValidationError("--seeds must be at least 2, got \(seeds)") }
+        let l = try parseList(lambdas, flag: "--lambdas") { Double($0) }
+        guard l.allSatisfy({ $0 >= 0 && $0 <= 1 }) else { throw ValidationError("--lambdas must lie in [0, 1]") }
+        let h = try parseList(horizons, flag: "--horizons") { Int($0) }
+        guard h.allSatisfy({ $0 >= 2 }), zip(h, h.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw ValidationError("--horizons must be ascending and >= 2")
+        }
+        guard alpha0.isFinite, alpha0 > 0 else { throw ValidationError("--alpha0 must be a finite number > 0") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1") }
+    }
+
+    func run() throws {
+        var verification = Theorem41Verification()
+        verification.seeds = seeds
+        verification.lambdas = try parseList(lambdas, flag: "--lambdas") { Double($0) }
+        verification.horizons = try parseList(horizons, flag: "--horizons") { Int($0) }
+        verification.alpha0 = alpha0
+        if let threads { verification.threads = threads }
+        LinearAlgebra.setThreadCount(1)
+        let files = instance.isEmpty
+            ? ["lower-bound", "random-a", "random-b"].map { "Experiments/instances/\($0).json" } : instance
+        var rows: [Theorem41Verification.Row] = []
+        for file in files {
+            let problem = try loadProblem(file)
+            do { rows += try verification.run(name: problem.instance.name, problem: problem) } catch {
+                throw CommandFailure("\(file): \(error)")
+            }
+        }
+        print("Theorem 4.1: ALRIGHT, alpha_t = \(alpha0)/sqrt(t), \(seeds) seeds; mean G_mix(theta_T) +- 95% half-width vs the bounds")
+        print("bound(T) = (D^2/(2 alpha0) + 1.5 alpha0 M (1 + ln T)) / sqrt(T); paper M = lambda 4 beta^2 Phi^2 + (1-lambda) 4 Phi^2\n")
+        var table: [[String]] = []
+        for row in rows {
+            for cell in row.cells {
+                table.append([row.instance, fmt(row.lambda, 2), shortInt(cell.horizon), fmt(cell.mean, 3), fmt(cell.halfWidth, 3),
+                              fmt(cell.mean + cell.halfWidth, 3), fmt(cell.tightBound, 3), fmt(cell.paperBound, 3),
+                              cell.passed ? "ok" : "EXCEEDS"])
+            }
+        }
+        print(formatTable(["instance", "lambda", "T", "mean gap", "+-95%", "upper", "tight bound", "paper bound", "status"], table))
+        print("")
+        print(formatTable(["instance", "lambda", "D", "paper M", "tight M", "slope of log mean gap", "theorem rate",
+                           "max ||g_DPO||/(2 beta Phi)", "max ||g_SFT||/(2 Phi)"], rows.map {
+            [$0.instance, fmt($0.lambda, 2), fmt($0.distance, 4), fmt($0.paperM, 3), fmt($0.tightM, 3), fmt($0.slope, 3),
+             "-0.5 (up to log T)", fmt($0.dpoGradientRatio, 4), fmt($0.sftGradientRatio, 4)]
+        }))
+        let exceeded = rows.flatMap(\.cells).filter { !$0.passed }.count
+        let propA1 = rows.allSatisfy { $0.dpoGradientRatio <= 1 + 1e-12 && $0.sftGradientRatio <= 1 + 1e-12 }
+        print("\n\(rows.flatMap(\.cells).count) cells, \(exceeded) with the interval above the paper bound; Prop. A.1 \(propA1 ? "holds" : "FAILS") on the recorded iterates.")
+        if exceeded > 0 || !propA1 { throw CommandFailure("Theorem 4.1 check failed") }
+    }
+}
