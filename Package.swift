@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The only place that speaks C: OpenBLAS (CBLAS) and LAPACKE, Debian's libopenblas-dev and liblapacke-dev.
@@ -19,7 +20,7 @@ let package = Package(
         ),
         .target(
             name: "ConvexForgetting",
-            dependencies: ["CLinearAlgebra"]
+            dependencies: ["CLinearAlgebra", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "forgetting",

@@ -6,8 +6,14 @@ public enum RunCSV {
         CSV.line(TrajectoryRow.header(dimension: dimension))
     }
 
-    public static func trajectoryLine(_ spec: RunSpec, _ row: TrajectoryRow) -> String {
-        CSV.line([spec.method.rawValue, CSV.number(spec.lambda), "\(spec.seed)"] + row.fields)
+    /// One trajectory row; with `dimension` larger than the run's, the missing theta columns stay empty
+    /// (sweeps over instances of different dimensions share one header).
+    public static func trajectoryLine(_ spec: RunSpec, _ row: TrajectoryRow, dimension: Int? = nil) -> String {
+        var fields = row.fields
+        if let dimension, dimension > row.theta.count {
+            fields.insert(contentsOf: Array(repeating: "", count: dimension - row.theta.count), at: 3 + row.theta.count)
+        }
+        return CSV.line([spec.method.rawValue, CSV.number(spec.lambda), "\(spec.seed)"] + fields)
     }
 
     public static func summaryHeader(dimension: Int) -> String {
