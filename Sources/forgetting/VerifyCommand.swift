@@ -57,10 +57,19 @@ struct Theorem33Command: ParsableCommand {
     @Option(help: "Steps of the ALRIGHT contrast run.")
     var alrightSteps = 1_000_000
 
+    @Option(help: ArgumentHelp("Also write the table as tidy CSV (one row per cell) for Plots/theorem33.py.", valueName: "file.csv"))
+    var csv: String?
+
+    @Flag(help: "Overwrite an existing --csv file.")
+    var force = false
+
     func validate() throws {
         if let lambdas { _ = try parseLambdas(lambdas) }
         if let horizons { _ = try parseHorizons(horizons) }
         guard alrightSteps >= 1 else { throw ValidationError("--alright-steps must be >= 1") }
+        if let csv {
+            do { try AtomicFile.checkWritable(csv, force: force) } catch { throw ValidationError("--csv: \(error)") }
+        }
     }
 
     func parseLambdas(_ text: String) throws -> [Double] {
@@ -96,6 +105,18 @@ struct Theorem33Command: ParsableCommand {
         print(formatTable(["lambda", "ALRIGHT G_mix", "smallest floor", "ratio"], report.contrast.map {
             [fmt($0.lambda, 2), fmt($0.alrightGap, 3), fmt($0.smallestFloor, 4), fmt($0.alrightGap / $0.smallestFloor, 3)]
         }))
+        if let csv {
+            var text = CSV.line(["variant", "lambda", "floor", "t0", "horizon", "gap_mix", "checked", "passed", "alright_gap"])
+            for row in report.rows {
+                let alright = report.contrast.first { $0.lambda == row.lambda }?.alrightGap ?? .nan
+                for cell in row.cells {
+                    text += CSV.line([CSV.field(row.variant.description), CSV.number(row.lambda), CSV.number(row.floor),
+                                      CSV.number(row.horizon), "\(cell.horizon)", CSV.number(cell.gap), "\(cell.checked)",
+                                      "\(cell.passed)", CSV.number(alright)])
+                }
+            }
+            do { try AtomicFile.write(text, to: csv) } catch { throw CommandFailure(error.description) }
+        }
         let uncertified = report.uncertified.count
         print("\n\(report.checkedCells) cells checked past T0, \(report.failures) below the floor; \(uncertified) of \(report.rows.count) rows certified nothing (T0 beyond the horizons).")
         if report.failures > 0 { throw CommandFailure("\(report.failures) checked cells fall below their floor") }
@@ -138,6 +159,12 @@ struct Theorem41Command: ParsableCommand {
     @Option(help: "Threads (default: all cores); results do not depend on it.")
     var threads: Int?
 
+    @Option(help: ArgumentHelp("Also write the cells as tidy CSV for Plots/theorem41.py.", valueName: "file.csv"))
+    var csv: String?
+
+    @Flag(help: "Overwrite an existing --csv file.")
+    var force = false
+
     func validate() throws {
         guard seeds >= 2 else { throw ValidationError("--seeds must be at least 2, got \(seeds)") }
         let l = try parseList(lambdas, flag: "--lambdas") { Double($0) }
@@ -148,6 +175,9 @@ struct Theorem41Command: ParsableCommand {
         }
         guard alpha0.isFinite, alpha0 > 0 else { throw ValidationError("--alpha0 must be a finite number > 0") }
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1") }
+        if let csv {
+            do { try AtomicFile.checkWritable(csv, force: force) } catch { throw ValidationError("--csv: \(error)") }
+        }
     }
 
     func run() throws {
@@ -184,6 +214,19 @@ struct Theorem41Command: ParsableCommand {
             [$0.instance, fmt($0.lambda, 2), fmt($0.distance, 4), fmt($0.paperM, 3), fmt($0.tightM, 3), fmt($0.slope, 3),
              "-0.5 (up to log T)", fmt($0.dpoGradientRatio, 4), fmt($0.sftGradientRatio, 4)]
         }))
+        if let csv {
+            var text = CSV.line(["instance", "lambda", "horizon", "mean_gap", "half_width", "tight_bound", "paper_bound",
+                                 "distance", "paper_m", "tight_m", "slope", "seeds", "alpha0"])
+            for row in rows {
+                for cell in row.cells {
+                    text += CSV.line([CSV.field(row.instance), CSV.number(row.lambda), "\(cell.horizon)", CSV.number(cell.mean),
+                                      CSV.number(cell.halfWidth), CSV.number(cell.tightBound), CSV.number(cell.paperBound),
+                                      CSV.number(row.distance), CSV.number(row.paperM), CSV.number(row.tightM),
+                                      CSV.number(row.slope), "\(seeds)", CSV.number(alpha0)])
+                }
+            }
+            do { try AtomicFile.write(text, to: csv) } catch { throw CommandFailure(error.description) }
+        }
         let exceeded = rows.flatMap(\.cells).filter { !$0.passed }.count
         let propA1 = rows.allSatisfy { $0.dpoGradientRatio <= 1 + 1e-12 && $0.sftGradientRatio <= 1 + 1e-12 }
         print("\n\(rows.flatMap(\.cells).count) cells, \(exceeded) with the interval above the paper bound; Prop. A.1 \(propA1 ? "holds" : "FAILS") on the recorded iterates.")

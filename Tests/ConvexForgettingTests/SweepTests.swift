@@ -134,3 +134,35 @@ import Testing
         #expect(try deterministicSummary(out).count == 2)
     }
 }
+
+/// The experiment files shipped in Experiments/ parse, name existing instances, and have the grids they claim.
+@Suite struct ShippedExperimentTests {
+    @Test(arguments: ["theorem33", "theorem41", "pareto", "maxright-k"])
+    func experimentFileParses(_ name: String) throws {
+        let spec = try ExperimentSpec.load(path: repositoryRoot.appendingPathComponent("Experiments/\(name).yaml").path)
+        #expect(!spec.runs.isEmpty)
+        for run in spec.runs {
+            let file = spec.instances[run.instance]  // resolved: absolute, or relative to the working directory
+            let path = file.hasPrefix("/") ? file : repositoryRoot.appendingPathComponent(file).path
+            let problem = Problem(try InstanceFile.load(path: path))
+            try run.spec.validate(dimension: problem.dimension)
+        }
+        if name == "maxright-k" { #expect(spec.runs.map(\.spec.evalEvery) == [1, 10, 100, 1000]) }
+        if name == "pareto" {
+            // Sequential splits T by lambda.
+            let sequential = spec.runs.filter { $0.spec.method == .sequential }
+            #expect(sequential.allSatisfy { ($0.spec.dpoSteps ?? -1) + ($0.spec.sftSteps ?? -1) == $0.spec.steps })
+        }
+    }
+
+    /// The slurm script's shard layout: `--shard I/N` for I in 0..<N covers every run exactly once.
+    @Test func shardsPartitionTheGrid() throws {
+        let spec = try ExperimentSpec.load(path: repositoryRoot.appendingPathComponent("Experiments/theorem33.yaml").path)
+        var seen: [Int] = []
+        for i in 0..<4 {
+            let runner = SweepRunner(spec: spec, directory: "/tmp/unused", options: .init(threads: 1, shard: (i, 4), version: "test"))
+            seen += runner.ownedRuns.map(\.id)
+        }
+        #expect(seen.sorted() == Array(0..<spec.runs.count))
+    }
+}

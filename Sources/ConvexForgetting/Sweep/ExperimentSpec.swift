@@ -12,7 +12,7 @@ import Yams
 /// schedules: [{name: inverse-sqrt, rate: 0.5}] # constant | inverse-sqrt
 /// batch: [full, 4]                             # optional, default [full]
 /// evalEvery: [1, 10]                           # optional, maxright-stale only, default [1]
-/// sequential: {dpoSteps: 1000, sftSteps: 1000, threshold: 0.05}   # optional
+/// sequential: {dpoSteps: 1000, sftSteps: 1000, threshold: 0.05}   # optional; or {splitByLambda: true}
 /// record: final                                # all | log | every:N | final | steps:...; default final
 /// ```
 /// Unknown keys are errors naming their path; so are empty grids and values out of range.
@@ -26,6 +26,9 @@ public struct ExperimentSpec: Sendable, Equatable, Codable {
         public var dpoSteps: Int?
         public var sftSteps: Int?
         public var threshold: Double?
+        /// Split the horizon T by lambda, as the paper's Sequential trades off by epochs:
+        /// T_DPO = round(lambda T), T_SFT = T - T_DPO (same total cost as T steps of the other methods).
+        public var splitByLambda: Bool?
     }
 
     public var name: String
@@ -181,7 +184,14 @@ public struct ExperimentSpec: Sendable, Equatable, Codable {
         }
         var sequential = Sequential()
         if let field = f["sequential"] {
-            let o = try field.object(required: [], optional: ["dpoSteps", "sftSteps", "threshold"])
+            let o = try field.object(required: [], optional: ["dpoSteps", "sftSteps", "threshold", "splitByLambda"])
+            if let split = o["splitByLambda"] {
+                guard case .bool(let b) = split.value else { throw InstanceError(path: split.path, message: "must be true or false") }
+                sequential.splitByLambda = b
+                if b, o["dpoSteps"] != nil || o["sftSteps"] != nil {
+                    throw InstanceError(path: split.path, message: "excludes dpoSteps and sftSteps")
+                }
+            }
             sequential.dpoSteps = try o["dpoSteps"]?.integer()
             sequential.sftSteps = try o["sftSteps"]?.integer()
             sequential.threshold = try o["threshold"]?.number()
@@ -222,10 +232,15 @@ public struct ExperimentSpec: Sendable, Equatable, Codable {
                             for k in (method == .maxrightStale ? evalEvery : [1]) {
                                 for b in batch {
                                     for seed in seeds {
+                                        var dpoSteps = sequential.dpoSteps, sftSteps = sequential.sftSteps
+                                        if sequential.splitByLambda == true {
+                                            dpoSteps = Int((lambda * Double(steps)).rounded())
+                                            sftSteps = steps - dpoSteps!
+                                        }
                                         let spec = RunSpec(
                                             method: method, lambda: lambda, steps: steps,
-                                            dpoSteps: method.isSequential ? sequential.dpoSteps : nil,
-                                            sftSteps: method.isSequential ? sequential.sftSteps : nil,
+                                            dpoSteps: method.isSequential ? dpoSteps : nil,
+                                            sftSteps: method.isSequential ? sftSteps : nil,
                                             threshold: method.isSequential ? sequential.threshold : nil,
                                             evalEvery: k, schedule: try! StepSchedule(name: schedule.name, rate: schedule.rate),
                                             seed: seed, batch: b, record: record)

@@ -1,0 +1,32 @@
+import ArgumentParser
+import ConvexForgetting
+
+struct FrontCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "front",
+        abstract: "The exact Pareto front: for a lambda grid, the minimizer of f_mix,lambda (Newton) and its f_DPO, f_SFT.")
+
+    @OptionGroup var instance: InstanceOption
+
+    @Option(help: "Number of evenly spaced lambdas in [0, 1].")
+    var points = 101
+
+    @Option(help: ArgumentHelp("Output CSV: lambda,theta_0..,f_dpo,f_sft,f_mix,attained.", valueName: "file.csv"))
+    var out: String
+
+    @Flag(help: "Overwrite an existing output file.")
+    var force = false
+
+    func validate() throws {
+        guard points >= 2 else { throw ValidationError("--points must be at least 2, got \(points)") }
+        do { try AtomicFile.checkWritable(out, force: force) } catch { throw ValidationError("--out: \(error)") }
+    }
+
+    func run() throws {
+        let problem = try instance.load()
+        let front = ParetoFront(problem: problem, count: points)
+        do { try AtomicFile.write(front.csv, to: out) } catch { throw CommandFailure(error.description) }
+        let unattained = front.points.filter { !$0.optimum.attained }.count
+        print("wrote \(out): \(points) lambdas\(unattained > 0 ? ", \(unattained) with the minimum not attained (infimum reported)" : "")")
+    }
+}
