@@ -10,7 +10,7 @@ struct Forgetting: ParsableCommand {
         mix = lambda f_DPO + (1 - lambda) f_SFT (eq. 6).
         """,
         version: toolkitVersion,
-        subcommands: [InstanceCommand.self, EvalCommand.self, OptimumCommand.self, CheckCommand.self, TrainCommand.self, Figure2Command.self, VerifyCommand.self, SweepCommand.self, MergeCommand.self, FrontCommand.self]
+        subcommands: [InstanceCommand.self, EvalCommand.self, OptimumCommand.self, CheckCommand.self, TrainCommand.self, Figure2Command.self, VerifyCommand.self, SweepCommand.self, MergeCommand.self, FrontCommand.self, BenchCommand.self]
     )
 }
 

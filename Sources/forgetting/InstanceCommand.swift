@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConvexForgetting
+import Foundation
 
 struct InstanceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +20,8 @@ struct RandomInstance: ParsableCommand {
     @Option(help: "DPO beta > 0.") var beta = 0.5
     @Option(help: "Weight decay mu >= 0.") var weightDecay = 0.0
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Option(help: ArgumentHelp("Output file (JSON).", valueName: "file")) var out: String
+    @Option(help: ArgumentHelp("Output: a JSON file, or with --format npy a directory of .npy arrays.", valueName: "path")) var out: String
+    @Option(help: "json or npy (a directory: instance.json plus dpo_features.npy, ... for large instances).") var format = "json"
     @Flag(help: "Overwrite an existing output file.") var force = false
 
     func validate() throws {
@@ -29,6 +31,7 @@ struct RandomInstance: ParsableCommand {
         guard sft >= 1 else { throw ValidationError("--sft must be >= 1, got \(sft)") }
         guard bound.isFinite, bound > 0 else { throw ValidationError("--bound must be a finite number > 0, got \(bound)") }
         guard beta.isFinite, beta > 0 else { throw ValidationError("--beta must be a finite number > 0, got \(beta)") }
+        guard ["json", "npy"].contains(format) else { throw ValidationError("--format must be json or npy, got '\(format)'") }
         guard weightDecay.isFinite, weightDecay >= 0 else {
             throw ValidationError("--weight-decay must be a finite number >= 0, got \(weightDecay)")
         }
@@ -36,11 +39,21 @@ struct RandomInstance: ParsableCommand {
 
     func run() throws {
         do {
-            try AtomicFile.checkWritable(out, force: force)
+            if format == "npy" {
+                if !force, FileManager.default.fileExists(atPath: (out as NSString).appendingPathComponent("instance.json")) {
+                    throw OutputError(path: out, message: "already holds an instance (pass --force to overwrite)")
+                }
+            } else {
+                try AtomicFile.checkWritable(out, force: force)
+            }
             let instance = try Instance.random(RandomInstanceSpec(
                 dimension: dim, outputs: outputs, dpoCount: dpo, sftCount: sft, featureBound: bound, beta: beta,
                 weightDecay: weightDecay, seed: seed))
-            try AtomicFile.write(InstanceFile.encode(instance), to: out)
+            if format == "npy" {
+                try NPYInstance.write(instance, to: out)
+            } else {
+                try AtomicFile.write(InstanceFile.encode(instance), to: out)
+            }
             print("wrote \(out): d = \(dim), K = \(outputs), \(dpo) DPO and \(sft) SFT inputs, Phi = \(bound)")
         } catch let error as CustomStringConvertible & Error {
             throw CommandFailure(error.description)

@@ -9,7 +9,7 @@ struct InstanceOption: ParsableArguments {
 
     func load() throws -> Problem {
         do {
-            return Problem(try InstanceFile.load(path: instance))
+            return Problem(try InstanceLoader.load(path: instance))
         } catch {
             throw CommandFailure(error.description)
         }

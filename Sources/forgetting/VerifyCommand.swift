@@ -19,7 +19,7 @@ func repositoryFile(_ path: String) -> String {
 }
 
 func loadProblem(_ path: String) throws -> Problem {
-    do { return Problem(try InstanceFile.load(path: repositoryFile(path))) } catch { throw CommandFailure(error.description) }
+    do { return Problem(try InstanceLoader.load(path: repositoryFile(path))) } catch { throw CommandFailure(error.description) }
 }
 
 func parseList<T>(_ text: String, flag: String, _ convert: (String) -> T?) throws -> [T] {

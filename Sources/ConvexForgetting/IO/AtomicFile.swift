@@ -5,6 +5,11 @@ public struct OutputError: Error, CustomStringConvertible {
     public var path: String
     public var message: String
     public var description: String { "\(path): \(message)" }
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
 }
 
 /// Writes files whole or not at all: the data goes to a temporary name beside the target, and is renamed

@@ -64,22 +64,26 @@ public enum InstanceFile {
         }
         let d = dimension ?? 0
 
-        let referenceFields = try fields["reference"]!.object(required: [], optional: ["theta", "fit"])
-        let reference: ReferenceSpec
-        switch (referenceFields["theta"], referenceFields["fit"]) {
-        case (let theta?, nil):
-            reference = .theta(try theta.numbers())
-        case (nil, let fit?):
-            let f = try fit.object(required: ["init", "learningRate", "steps"])
-            reference = .fit(initial: try f["init"]!.numbers(), learningRate: try f["learningRate"]!.number(),
-                             steps: try f["steps"]!.integer())
-        default:
-            throw InstanceError(path: "reference", message: "must hold exactly one of \"theta\" or \"fit\"")
-        }
+        let reference = try readReference(fields["reference"]!)
         return try Instance(
             name: name, featureBound: featureBound, beta: beta, weightDecay: weightDecay, reference: reference,
             dpoFeatures: FeatureBlocks(dimension: d, blocks: dpoBlocks), chosen: chosen, rejected: rejected,
             sftFeatures: FeatureBlocks(dimension: d, blocks: sftBlocks), targets: targets)
+    }
+
+    /// `{"theta": [...]}` or `{"fit": {"init": [...], "learningRate": r, "steps": n}}`.
+    static func readReference(_ field: JSONFields) throws(InstanceError) -> ReferenceSpec {
+        let referenceFields = try field.object(required: [], optional: ["theta", "fit"])
+        switch (referenceFields["theta"], referenceFields["fit"]) {
+        case (let theta?, nil):
+            return .theta(try theta.numbers())
+        case (nil, let fit?):
+            let f = try fit.object(required: ["init", "learningRate", "steps"])
+            return .fit(initial: try f["init"]!.numbers(), learningRate: try f["learningRate"]!.number(),
+                        steps: try f["steps"]!.integer())
+        default:
+            throw InstanceError(path: "reference", message: "must hold exactly one of \"theta\" or \"fit\"")
+        }
     }
 
     /// Reads one datum's `features`: at least two vectors, all of the instance's common length.

@@ -29,86 +29,96 @@ public struct DPOLoss: Sendable {
         for i in 0..<count {
             let w = features.feature(i, chosen[i])
             let l = features.feature(i, rejected[i])
-            var m = 0.0
-            for k in 0..<d {
-                let v = w[w.startIndex + k] - l[l.startIndex + k]
-                differences[i * d + k] = v
-                m += v * thetaRef[k]
+            for k in 0..<d { differences[i * d + k] = w[w.startIndex + k] - l[l.startIndex + k] }
+            margins[i] = differences.withUnsafeBufferPointer { dp in
+                thetaRef.withUnsafeBufferPointer { Kernels.dot(dp.baseAddress! + i * d, $0.baseAddress!, d) }
             }
-            margins[i] = m
         }
         self.differences = differences
         referenceMargins = margins
     }
 
-    /// The margin z_i = beta (theta - theta_ref) . dphi_i.
-    @inline(__always)
-    func margin(_ i: Int, _ theta: UnsafePointer<Double>, _ dphi: UnsafePointer<Double>) -> Double {
-        var s = 0.0
-        let row = dphi + i * dimension
-        for k in 0..<dimension { s += row[k] * theta[k] }
-        return beta * (s - referenceMargins[i])
-    }
+    /// Pointers into the loss's arrays, valid inside `withView`: the form the training loop uses, with no
+    /// reference counting per call.
+    public struct View {
+        let dimension: Int
+        public let count: Int
+        let beta: Double
+        let dphi: UnsafePointer<Double>
+        let margins: UnsafePointer<Double>
 
-    /// The mean loss over the data; when `gradient` is given, adds `scale` times the mean gradient to it.
-    public func evaluate(_ theta: UnsafePointer<Double>, scale: Double,
-                         gradient: UnsafeMutablePointer<Double>?) -> Double {
-        differences.withUnsafeBufferPointer { dp in
-            let dphi = dp.baseAddress!
-            var total = 0.0
-            let c = -beta * scale / Double(count)
-            for i in 0..<count {
-                let z = margin(i, theta, dphi)
-                total += Stable.softplus(-z)
-                if let g = gradient {
-                    let coefficient = c * Stable.sigmoid(-z)
-                    let row = dphi + i * dimension
-                    for k in 0..<dimension { g[k] += coefficient * row[k] }
-                }
+        /// The margin z_i = beta (theta - theta_ref) . dphi_i.
+        @inline(__always)
+        func margin(_ i: Int, _ theta: UnsafePointer<Double>) -> Double {
+            beta * (Kernels.dot(dphi + i * dimension, theta, dimension) - margins[i])
+        }
+
+        /// Datum i: adds `coefficient` times its gradient to `gradient` (when given) and returns its loss
+        /// (when `value`; otherwise 0, saving the logarithm). One exponential either way.
+        @inline(__always)
+        func datum(_ i: Int, _ theta: UnsafePointer<Double>, coefficient: Double,
+                   gradient: UnsafeMutablePointer<Double>?, value: Bool) -> Double {
+            let z = margin(i, theta)
+            let e = exp(-abs(z))
+            if let g = gradient {
+                // sigma(-z) = e / (1 + e) for z >= 0, 1 / (1 + e) for z < 0.
+                let s = (z >= 0 ? e : 1) / (1 + e)
+                Kernels.axpy(-beta * coefficient * s, dphi + i * dimension, g, dimension)
             }
+            // softplus(-z) = max(-z, 0) + log1p(e^{-|z|}).
+            return value ? max(-z, 0) + log1p(e) : 0
+        }
+
+        /// Mean loss over the data (or over `batch`, with repetition); adds `scale` times the mean gradient.
+        @inline(__always)
+        public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
+                             gradient: UnsafeMutablePointer<Double>?, value: Bool = true) -> Double {
+            var total = 0.0
+            if let batch {
+                let c = scale / Double(batch.count)
+                for i in batch { total += datum(i, theta, coefficient: c, gradient: gradient, value: value) }
+                return total / Double(batch.count)
+            }
+            let c = scale / Double(count)
+            for i in 0..<count { total += datum(i, theta, coefficient: c, gradient: gradient, value: value) }
             return total / Double(count)
         }
     }
 
-    /// The mean loss over the data indices in `batch` (with repetition); when `gradient` is given, adds
-    /// `scale` times the mean gradient over the batch to it.
+    @inline(__always)
+    public func withView<R>(_ body: (View) throws -> R) rethrows -> R {
+        try differences.withUnsafeBufferPointer { dp in
+            try referenceMargins.withUnsafeBufferPointer { mp in
+                try body(View(dimension: dimension, count: count, beta: beta, dphi: dp.baseAddress!, margins: mp.baseAddress!))
+            }
+        }
+    }
+
+    /// The mean loss over the data; when `gradient` is given, adds `scale` times the mean gradient to it.
+    public func evaluate(_ theta: UnsafePointer<Double>, scale: Double, gradient: UnsafeMutablePointer<Double>?) -> Double {
+        withView { $0.evaluate(theta, batch: nil, scale: scale, gradient: gradient) }
+    }
+
+    /// The same over the data indices in `batch` (with repetition).
     public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>, scale: Double,
                          gradient: UnsafeMutablePointer<Double>?) -> Double {
-        differences.withUnsafeBufferPointer { dp in
-            let dphi = dp.baseAddress!
-            var total = 0.0
-            let c = -beta * scale / Double(batch.count)
-            for i in batch {
-                let z = margin(i, theta, dphi)
-                total += Stable.softplus(-z)
-                if let g = gradient {
-                    let coefficient = c * Stable.sigmoid(-z)
-                    let row = dphi + i * dimension
-                    for k in 0..<dimension { g[k] += coefficient * row[k] }
-                }
-            }
-            return total / Double(batch.count)
-        }
+        withView { $0.evaluate(theta, batch: batch, scale: scale, gradient: gradient) }
     }
 
     /// The loss of datum i and its gradient -beta sigma(-z_i) dphi_i (written into `gradient`).
     public func datumGradient(_ i: Int, _ theta: UnsafePointer<Double>, into gradient: UnsafeMutablePointer<Double>) -> Double {
-        differences.withUnsafeBufferPointer { dp in
-            let z = margin(i, theta, dp.baseAddress!)
-            let coefficient = -beta * Stable.sigmoid(-z)
-            for k in 0..<dimension { gradient[k] = coefficient * dp[i * dimension + k] }
-            return Stable.softplus(-z)
-        }
+        gradient.update(repeating: 0, count: dimension)
+        return withView { $0.datum(i, theta, coefficient: 1, gradient: gradient, value: true) }
     }
 
     /// Adds `scale` times the mean Hessian to the upper triangle of the row-major `hessian`.
     public func addHessian(_ theta: UnsafePointer<Double>, scale: Double, into hessian: UnsafeMutablePointer<Double>) {
         var rows = [Double](repeating: 0, count: count * dimension)
-        differences.withUnsafeBufferPointer { dp in
+        withView { view in
             for i in 0..<count {
-                let z = margin(i, theta, dp.baseAddress!)
+                let z = view.margin(i, theta)
                 let root = beta * (Stable.sigmoid(z) * Stable.sigmoid(-z)).squareRoot()
-                for k in 0..<dimension { rows[i * dimension + k] = root * dp[i * dimension + k] }
+                for k in 0..<dimension { rows[i * dimension + k] = root * view.dphi[i * dimension + k] }
             }
         }
         rows.withUnsafeBufferPointer {

@@ -48,39 +48,53 @@ public struct Problem: Sendable {
 
     // MARK: - Pointer-level evaluation (the training loop's hot path)
 
-    /// f(theta) of `objective`; when `gradient` is given, overwrites it with grad f(theta).
-    @inline(__always)
-    public func evaluate(_ objective: Objective, _ theta: UnsafePointer<Double>,
-                         gradient: UnsafeMutablePointer<Double>?) -> Double {
-        let (a, b) = objective.weights
-        let d = dimension
-        var squared = 0.0
-        for k in 0..<d { squared += theta[k] * theta[k] }
-        if let g = gradient {
-            for k in 0..<d { g[k] = weightDecay * theta[k] }
+    /// Both losses' pointer views and the weight decay: what one evaluation needs, with no reference
+    /// counting. Valid inside `withKernel`.
+    public struct Kernel {
+        public let dimension: Int
+        public let weightDecay: Double
+        public let dpo: DPOLoss.View
+        public let sft: SFTLoss.View
+
+        /// f(theta) of `objective` (0 when `value` is false: the logarithms are skipped); when `gradient` is
+        /// given, overwrites it with grad f(theta). With batches, the losses are means over the sampled
+        /// indices (with repetition); weight decay is always exact.
+        @inline(__always)
+        public func evaluate(_ objective: Objective, _ theta: UnsafePointer<Double>, dpoBatch: UnsafeBufferPointer<Int>? = nil,
+                             sftBatch: UnsafeBufferPointer<Int>? = nil, gradient: UnsafeMutablePointer<Double>?,
+                             value: Bool = true) -> Double {
+            let (a, b) = objective.weights
+            let d = dimension
+            if let g = gradient {
+                for k in 0..<d { g[k] = weightDecay * theta[k] }
+            }
+            var result = 0.0
+            if value, weightDecay != 0 { result = 0.5 * weightDecay * Kernels.dot(theta, theta, d) }
+            if a != 0 { result += a * dpo.evaluate(theta, batch: dpoBatch, scale: a, gradient: gradient, value: value) }
+            if b != 0 { result += b * sft.evaluate(theta, batch: sftBatch, scale: b, gradient: gradient, value: value) }
+            return result
         }
-        var value = 0.5 * weightDecay * squared
-        if a != 0 { value += a * dpo.evaluate(theta, scale: a, gradient: gradient) }
-        if b != 0 { value += b * sft.evaluate(theta, scale: b, gradient: gradient) }
-        return value
     }
 
-    /// The stochastic version: the losses are means over the sampled data indices (with repetition),
-    /// weight decay exact. `dpoBatch` is read when the objective weighs DPO, `sftBatch` when it weighs SFT.
     @inline(__always)
+    public func withKernel<R>(_ body: (Kernel) throws -> R) rethrows -> R {
+        try dpo.withView { dpoView in
+            try sft.withView { sftView in
+                try body(Kernel(dimension: dimension, weightDecay: weightDecay, dpo: dpoView, sft: sftView))
+            }
+        }
+    }
+
+    /// f(theta) of `objective`; when `gradient` is given, overwrites it with grad f(theta).
+    public func evaluate(_ objective: Objective, _ theta: UnsafePointer<Double>,
+                         gradient: UnsafeMutablePointer<Double>?) -> Double {
+        withKernel { $0.evaluate(objective, theta, gradient: gradient) }
+    }
+
+    /// The stochastic version: the losses are means over the sampled data indices (with repetition).
     public func evaluate(_ objective: Objective, _ theta: UnsafePointer<Double>, dpoBatch: UnsafeBufferPointer<Int>,
                          sftBatch: UnsafeBufferPointer<Int>, gradient: UnsafeMutablePointer<Double>?) -> Double {
-        let (a, b) = objective.weights
-        let d = dimension
-        var squared = 0.0
-        for k in 0..<d { squared += theta[k] * theta[k] }
-        if let g = gradient {
-            for k in 0..<d { g[k] = weightDecay * theta[k] }
-        }
-        var value = 0.5 * weightDecay * squared
-        if a != 0 { value += a * dpo.evaluate(theta, batch: dpoBatch, scale: a, gradient: gradient) }
-        if b != 0 { value += b * sft.evaluate(theta, batch: sftBatch, scale: b, gradient: gradient) }
-        return value
+        withKernel { $0.evaluate(objective, theta, dpoBatch: dpoBatch, sftBatch: sftBatch, gradient: gradient) }
     }
 
     /// Where training starts unless told otherwise: the `init` of a fitted reference (the paper's toy

@@ -26,91 +26,95 @@ public struct SFTLoss: Sendable {
 
     public var count: Int { features.count }
 
-    /// Loss of datum i; when `gradient` is given adds `coefficient` times its gradient. `logits` is scratch.
-    @inline(__always)
-    func datum(_ i: Int, _ theta: UnsafePointer<Double>, _ phi: UnsafePointer<Double>, _ offsets: UnsafePointer<Int>,
-               _ logits: UnsafeMutablePointer<Double>, coefficient: Double,
-               gradient: UnsafeMutablePointer<Double>?) -> Double {
-        let d = dimension
-        let first = offsets[i]
-        let k = offsets[i + 1] - first
-        let block = phi + first * d
-        let target = targets[i]
-        var largest = -Double.infinity
-        var targetLogit = 0.0
-        for j in 0..<k {
-            let row = block + j * d
-            var s = 0.0
-            for c in 0..<d { s += row[c] * theta[c] }
-            logits[j] = s
-            if s > largest { largest = s }
-            if j == target { targetLogit = s }
-        }
-        var sum = 0.0
-        for j in 0..<k {
-            let e = exp(logits[j] - largest)
-            logits[j] = e
-            sum += e
-        }
-        // -log p_y = log sum_j e^{l_j - m} - (l_y - m), exact even where e^{l_y - m} underflows.
-        let loss = log(sum) - (targetLogit - largest)
-        if let g = gradient {
-            let inverse = coefficient / sum
+    /// Pointers into the loss's arrays and a logit scratch buffer, valid inside `withView`.
+    public struct View {
+        let dimension: Int
+        public let count: Int
+        let phi: UnsafePointer<Double>
+        let offsets: UnsafePointer<Int>
+        let targets: UnsafePointer<Int>
+        let logits: UnsafeMutablePointer<Double>
+
+        /// Datum i: adds `coefficient` times its gradient to `gradient` (when given) and returns its loss
+        /// (when `value`, else 0). Pass 1 over the K x d block: logits; pass 2, while the block is in
+        /// cache: the gradient accumulation.
+        @inline(__always)
+        func datum(_ i: Int, _ theta: UnsafePointer<Double>, coefficient: Double,
+                   gradient: UnsafeMutablePointer<Double>?, value: Bool) -> Double {
+            let d = dimension
+            let first = offsets[i]
+            let k = offsets[i + 1] - first
+            let block = phi + first * d
+            let target = targets[i]
+            var largest = -Double.infinity
             for j in 0..<k {
-                let w = logits[j] * inverse - (j == target ? coefficient : 0)
-                if w == 0 { continue }
-                let row = block + j * d
-                for c in 0..<d { g[c] += w * row[c] }
+                let s = Kernels.dot(block + j * d, theta, d)
+                logits[j] = s
+                if s > largest { largest = s }
             }
+            let targetLogit = logits[target]
+            var sum = 0.0
+            for j in 0..<k {
+                let e = exp(logits[j] - largest)
+                logits[j] = e
+                sum += e
+            }
+            if let g = gradient {
+                let inverse = coefficient / sum
+                for j in 0..<k {
+                    let w = logits[j] * inverse - (j == target ? coefficient : 0)
+                    if w != 0 { Kernels.axpy(w, block + j * d, g, d) }
+                }
+            }
+            // -log p_y = log sum_j e^{l_j - m} - (l_y - m), exact even where e^{l_y - m} underflows.
+            return value ? log(sum) - (targetLogit - largest) : 0
         }
-        return loss
+
+        /// Mean loss over the data (or over `batch`, with repetition); adds `scale` times the mean gradient.
+        @inline(__always)
+        public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
+                             gradient: UnsafeMutablePointer<Double>?, value: Bool = true) -> Double {
+            var total = 0.0
+            if let batch {
+                let c = scale / Double(batch.count)
+                for i in batch { total += datum(i, theta, coefficient: c, gradient: gradient, value: value) }
+                return total / Double(batch.count)
+            }
+            let c = scale / Double(count)
+            for i in 0..<count { total += datum(i, theta, coefficient: c, gradient: gradient, value: value) }
+            return total / Double(count)
+        }
     }
 
     @inline(__always)
-    func withBuffers<R>(_ body: (UnsafePointer<Double>, UnsafePointer<Int>, UnsafeMutablePointer<Double>) -> R) -> R {
-        features.values.withUnsafeBufferPointer { vp in
-            features.offsets.withUnsafeBufferPointer { op in
-                withUnsafeTemporaryAllocation(of: Double.self, capacity: maxOutputs) { scratch in
-                    body(vp.baseAddress!, op.baseAddress!, scratch.baseAddress!)
+    public func withView<R>(_ body: (View) throws -> R) rethrows -> R {
+        try features.values.withUnsafeBufferPointer { vp in
+            try features.offsets.withUnsafeBufferPointer { op in
+                try targets.withUnsafeBufferPointer { tp in
+                    try withUnsafeTemporaryAllocation(of: Double.self, capacity: max(maxOutputs, 1)) { scratch in
+                        try body(View(dimension: dimension, count: count, phi: vp.baseAddress!, offsets: op.baseAddress!,
+                                      targets: tp.baseAddress!, logits: scratch.baseAddress!))
+                    }
                 }
             }
         }
     }
 
     /// The mean loss over the data; when `gradient` is given, adds `scale` times the mean gradient to it.
-    public func evaluate(_ theta: UnsafePointer<Double>, scale: Double,
-                         gradient: UnsafeMutablePointer<Double>?) -> Double {
-        let n = count
-        return withBuffers { phi, offsets, logits in
-            var total = 0.0
-            let c = scale / Double(n)
-            for i in 0..<n {
-                total += datum(i, theta, phi, offsets, logits, coefficient: c, gradient: gradient)
-            }
-            return total / Double(n)
-        }
+    public func evaluate(_ theta: UnsafePointer<Double>, scale: Double, gradient: UnsafeMutablePointer<Double>?) -> Double {
+        withView { $0.evaluate(theta, batch: nil, scale: scale, gradient: gradient) }
     }
 
-    /// The mean loss over the data indices in `batch`; when `gradient` is given, adds `scale` times the mean
-    /// gradient over the batch to it.
+    /// The same over the data indices in `batch` (with repetition).
     public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>, scale: Double,
                          gradient: UnsafeMutablePointer<Double>?) -> Double {
-        withBuffers { phi, offsets, logits in
-            var total = 0.0
-            let c = scale / Double(batch.count)
-            for i in batch {
-                total += datum(i, theta, phi, offsets, logits, coefficient: c, gradient: gradient)
-            }
-            return total / Double(batch.count)
-        }
+        withView { $0.evaluate(theta, batch: batch, scale: scale, gradient: gradient) }
     }
 
     /// The loss of datum i and its gradient E_p phi - phi_y (written into `gradient`).
     public func datumGradient(_ i: Int, _ theta: UnsafePointer<Double>, into gradient: UnsafeMutablePointer<Double>) -> Double {
         gradient.update(repeating: 0, count: dimension)
-        return withBuffers { phi, offsets, logits in
-            datum(i, theta, phi, offsets, logits, coefficient: 1, gradient: gradient)
-        }
+        return withView { $0.datum(i, theta, coefficient: 1, gradient: gradient, value: true) }
     }
 
     /// Adds `scale` times the mean Hessian, the mean softmax covariance of the features, to the upper
@@ -121,7 +125,8 @@ public struct SFTLoss: Sendable {
         let n = count
         var rows = [Double](repeating: 0, count: features.rowCount * d)
         var mean = [Double](repeating: 0, count: d)
-        withBuffers { phi, offsets, logits in
+        withView { view in
+            let (phi, offsets, logits) = (view.phi, view.offsets, view.logits)
             for i in 0..<n {
                 let first = offsets[i]
                 let k = offsets[i + 1] - first

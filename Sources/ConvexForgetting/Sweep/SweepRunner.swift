@@ -122,7 +122,7 @@ public struct SweepRunner: Sendable {
     public func run(_ runs: [ExperimentSpec.Run], progress: @escaping @Sendable (Int, Int) -> Void) throws {
         var problems: [Problem] = []
         for file in spec.instances {
-            do { problems.append(Problem(try InstanceFile.load(path: file))) } catch {
+            do { problems.append(Problem(try InstanceLoader.load(path: file))) } catch {
                 throw Failure(description: error.description)
             }
         }
@@ -243,7 +243,7 @@ public struct SweepRunner: Sendable {
         }
         var dimension = 0
         for file in spec.instances {
-            do { dimension = max(dimension, try InstanceFile.load(path: file).dimension) } catch {
+            do { dimension = max(dimension, try InstanceLoader.load(path: file).dimension) } catch {
                 throw Failure(description: error.description)
             }
         }

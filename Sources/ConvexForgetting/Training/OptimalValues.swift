@@ -6,6 +6,19 @@ public struct OptimalValues: Sendable, Equatable {
     public var sft: Optimum
     public var mix: Optimum
 
+    /// Placeholder optima (value 0, not attained) for timing runs that report no gaps.
+    public static func unknown(lambda: Double, dimension: Int) -> OptimalValues {
+        let none = Optimum(value: 0, theta: [Double](repeating: 0, count: dimension), gradientNorm: .nan, attained: false, iterations: 0)
+        return OptimalValues(lambda: lambda, dpo: none, sft: none, mix: none)
+    }
+
+    init(lambda: Double, dpo: Optimum, sft: Optimum, mix: Optimum) {
+        self.lambda = lambda
+        self.dpo = dpo
+        self.sft = sft
+        self.mix = mix
+    }
+
     public init(problem: Problem, lambda: Double, solver: NewtonSolver = NewtonSolver()) {
         self.lambda = lambda
         dpo = solver.minimize(problem, .dpo)

@@ -8,9 +8,14 @@ public protocol SelectionRule {
     /// Called after update t with the loss of the objective just stepped on, at the pre-update iterate
     /// (computed with the gradient, so free). Only memory-efficient MAXRIGHT uses it.
     mutating func didStep(on objective: Objective, lossBefore: Double, context: RuleContext)
+
+    /// Whether `didStep` reads `lossBefore`; when false the loop skips computing the loss (a logarithm per datum).
+    static var usesLossBefore: Bool { get }
 }
 
 extension SelectionRule {
+    public static var usesLossBefore: Bool { false }
+
     @inline(__always)
     public mutating func didStep(on objective: Objective, lossBefore: Double, context: RuleContext) {}
 }
@@ -18,7 +23,8 @@ extension SelectionRule {
 /// What a rule may look at: the trade-off lambda, the optimal values, a random stream of its own, and
 /// the losses at the current iterate.
 public struct RuleContext {
-    public let problem: Problem
+    /// The problem's pointer view (valid during the run).
+    public let kernel: Problem.Kernel
     public let lambda: Double
     /// f*_DPO and f*_SFT (infima where not attained).
     public let optimalDPO: Double
@@ -32,7 +38,7 @@ public struct RuleContext {
     /// f_DPO or f_SFT (with weight decay) at the current iterate.
     public mutating func loss(_ objective: Objective) -> Double {
         lossEvaluations += 1
-        return problem.evaluate(objective, theta, gradient: nil)
+        return kernel.evaluate(objective, theta, gradient: nil)
     }
 
     /// The weighted gaps lambda (f_DPO - f*_DPO) and (1 - lambda)(f_SFT - f*_SFT) of eq. (15-17) from

@@ -64,73 +64,86 @@ public struct Trainer: Sendable {
 
     func loop<Rule: SelectionRule>(_ rule: inout Rule, _ spec: RunSpec,
                                    _ record: (TrajectoryRow) throws -> Void) rethrows -> RunResult {
-        let d = problem.dimension
         var theta = spec.start ?? problem.defaultStart
-        var gradient = [Double](repeating: 0, count: d)
+        var gradient = [Double](repeating: 0, count: problem.dimension)
         let batchSize = spec.batch ?? 0
         var dpoBatch = [Int](repeating: 0, count: batchSize)
         var sftBatch = [Int](repeating: 0, count: batchSize)
-        var sampler = Xoshiro256StarStar(seed: spec.seed, stream: 2)
-        let maximumSteps = spec.maximumSteps
-        let schedule = spec.schedule
-        let lambda = spec.lambda
-        var gradEvals = 0
-        var t = 0
-        var lastRow: TrajectoryRow?
-        var lastObjective: Objective?  // nil before the first update
-        var lastStepSize = 0.0
-
-        return try theta.withUnsafeMutableBufferPointer { tp in
-            try gradient.withUnsafeMutableBufferPointer { gp in
-                try dpoBatch.withUnsafeMutableBufferPointer { db in
-                    try sftBatch.withUnsafeMutableBufferPointer { sb in
-                        let th = tp.baseAddress!
-                        let g = gp.baseAddress!
-                        var context = RuleContext(
-                            problem: problem, lambda: lambda, optimalDPO: optima.dpo.value,
-                            optimalSFT: optima.sft.value, coins: Xoshiro256StarStar(seed: spec.seed, stream: 1), theta: th)
-                        func emit() throws {
-                            let r = row(step: t, objective: lastObjective?.name ?? "init", stepSize: lastStepSize,
-                                        theta: UnsafeBufferPointer(tp), lambda: lambda, gradEvals: gradEvals,
-                                        lossEvals: context.lossEvaluations)
-                            lastRow = r
-                            try record(r)
+        return try problem.withKernel { kernel in
+            try theta.withUnsafeMutableBufferPointer { tp in
+                try gradient.withUnsafeMutableBufferPointer { gp in
+                    try dpoBatch.withUnsafeMutableBufferPointer { db in
+                        try sftBatch.withUnsafeMutableBufferPointer { sb in
+                            try steps(&rule, spec, kernel, tp, gp.baseAddress!, db, sb, record)
                         }
-                        var nextRecord = spec.record.nextStep(after: -1)
-                        if nextRecord == 0 {
-                            try emit()
-                            nextRecord = spec.record.nextStep(after: 0)
-                        }
-                        while t < maximumSteps {
-                            guard let objective = rule.objective(forStep: t + 1, context: &context) else { break }
-                            t += 1
-                            let alpha = schedule.stepSize(t)
-                            let lossBefore: Double
-                            if batchSize == 0 {
-                                lossBefore = problem.evaluate(objective, th, gradient: g)
-                            } else {
-                                let (a, b) = objective.weights
-                                if a != 0 { for i in 0..<batchSize { db[i] = sampler.index(below: problem.dpo.count) } }
-                                if b != 0 { for i in 0..<batchSize { sb[i] = sampler.index(below: problem.sft.count) } }
-                                lossBefore = problem.evaluate(objective, th, dpoBatch: UnsafeBufferPointer(db),
-                                                              sftBatch: UnsafeBufferPointer(sb), gradient: g)
-                            }
-                            gradEvals += objective.gradientCount
-                            for k in 0..<d { th[k] = th[k] - alpha * g[k] }
-                            rule.didStep(on: objective, lossBefore: lossBefore, context: context)
-                            lastObjective = objective
-                            lastStepSize = alpha
-                            if t == nextRecord || t == maximumSteps {
-                                try emit()
-                                nextRecord = spec.record.nextStep(after: t)
-                            }
-                        }
-                        if lastRow?.step != t { try emit() }
-                        return RunResult(final: lastRow!, steps: t, gradEvals: gradEvals, lossEvals: context.lossEvaluations)
                     }
                 }
             }
         }
+    }
+
+    /// The loop proper, on pointers; its state lives in locals (nothing captured), so the compiler can
+    /// keep it in registers.
+    @inline(__always)
+    func steps<Rule: SelectionRule>(_ rule: inout Rule, _ spec: RunSpec, _ kernel: Problem.Kernel,
+                                    _ thetaBuffer: UnsafeMutableBufferPointer<Double>, _ g: UnsafeMutablePointer<Double>,
+                                    _ db: UnsafeMutableBufferPointer<Int>, _ sb: UnsafeMutableBufferPointer<Int>,
+                                    _ record: (TrajectoryRow) throws -> Void) rethrows -> RunResult {
+        let th = thetaBuffer.baseAddress!
+        let d = kernel.dimension
+        let batchSize = db.count
+        let needsLoss = Rule.usesLossBefore
+        let maximumSteps = spec.maximumSteps
+        let schedule = spec.schedule
+        let lambda = spec.lambda
+        var sampler = Xoshiro256StarStar(seed: spec.seed, stream: 2)
+        var context = RuleContext(kernel: kernel, lambda: lambda, optimalDPO: optima.dpo.value,
+                                  optimalSFT: optima.sft.value, coins: Xoshiro256StarStar(seed: spec.seed, stream: 1), theta: th)
+        var gradEvals = 0
+        var t = 0
+        var lastObjective: Objective?  // nil before the first update
+        var lastStepSize = 0.0
+        var lastRow: TrajectoryRow?
+        var nextRecord = spec.record.nextStep(after: -1)
+        if nextRecord == 0 {
+            lastRow = row(step: 0, objective: "init", stepSize: 0, theta: UnsafeBufferPointer(thetaBuffer), lambda: lambda,
+                          gradEvals: 0, lossEvals: 0)
+            try record(lastRow!)
+            nextRecord = spec.record.nextStep(after: 0)
+        }
+        while t < maximumSteps {
+            guard let objective = rule.objective(forStep: t + 1, context: &context) else { break }
+            t += 1
+            let alpha = schedule.stepSize(t)
+            let lossBefore: Double
+            if batchSize == 0 {
+                lossBefore = kernel.evaluate(objective, th, gradient: g, value: needsLoss)
+            } else {
+                let (a, b) = objective.weights
+                if a != 0 { for i in 0..<batchSize { db[i] = sampler.index(below: kernel.dpo.count) } }
+                if b != 0 { for i in 0..<batchSize { sb[i] = sampler.index(below: kernel.sft.count) } }
+                lossBefore = kernel.evaluate(objective, th, dpoBatch: UnsafeBufferPointer(db),
+                                             sftBatch: UnsafeBufferPointer(sb), gradient: g, value: needsLoss)
+            }
+            gradEvals += objective.gradientCount
+            for k in 0..<d { th[k] = th[k] - alpha * g[k] }
+            rule.didStep(on: objective, lossBefore: lossBefore, context: context)
+            lastObjective = objective
+            lastStepSize = alpha
+            if t == nextRecord || t == maximumSteps {
+                lastRow = row(step: t, objective: objective.name, stepSize: alpha, theta: UnsafeBufferPointer(thetaBuffer),
+                              lambda: lambda, gradEvals: gradEvals, lossEvals: context.lossEvaluations)
+                try record(lastRow!)
+                nextRecord = spec.record.nextStep(after: t)
+            }
+        }
+        if lastRow?.step != t {
+            lastRow = row(step: t, objective: lastObjective?.name ?? "init", stepSize: lastStepSize,
+                          theta: UnsafeBufferPointer(thetaBuffer), lambda: lambda, gradEvals: gradEvals,
+                          lossEvals: context.lossEvaluations)
+            try record(lastRow!)
+        }
+        return RunResult(final: lastRow!, steps: t, gradEvals: gradEvals, lossEvals: context.lossEvaluations)
     }
 }
 

@@ -19,6 +19,8 @@ public struct StaleMaxrightRule: SelectionRule {
         return storedDPO >= storedSFT ? .dpo : .sft
     }
 
+    public static var usesLossBefore: Bool { true }
+
     public mutating func didStep(on objective: Objective, lossBefore: Double, context: RuleContext) {
         let gaps = context.weightedGaps(dpo: lossBefore, sft: lossBefore)
         if objective == .dpo { storedDPO = gaps.dpo } else { storedSFT = gaps.sft }

@@ -1,0 +1,126 @@
+import ArgumentParser
+import ConvexForgetting
+import Foundation
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time one benchmark case; print time per step (or per call) and a checksum of the result.",
+        discussion: """
+        Cases (Experiments/bench/run.sh runs them beside NumPy and JAX):
+          toy      ALRIGHT on Experiments/instances/figure2.json, lambda 0.5, 2,000,000 steps, final row only
+          large    ALRIGHT full batch, 200 steps, on --instance (default out/bench/large: N = M = 1024, K = 32, d = 256)
+          hessian  the SFT Hessian and its minimum eigenvalue on --instance (default out/bench/hessian: d = 512)
+          tiny     ALRIGHT on a tiny random instance (for tests)
+        --coins FILE writes ALRIGHT's coin flips (1 = DPO step) as a uint8 .npy, so the baselines make the same steps.
+        """)
+
+    @Argument(help: "toy, large, hessian or tiny.")
+    var benchCase: String
+
+    @Option(help: "Instance (JSON file or .npy directory); default per case.")
+    var instance: String?
+
+    @Option(help: "Steps (default: 2,000,000 toy, 200 large, 1000 tiny).")
+    var steps: Int?
+
+    @Option(help: "Repetitions; the best time is reported.")
+    var repeats = 3
+
+    @Option(help: ArgumentHelp("Write the coin flips as .npy (uint8, 1 = DPO).", valueName: "file.npy"))
+    var coins: String?
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard ["toy", "large", "hessian", "tiny"].contains(benchCase) else {
+            throw ValidationError("unknown case '\(benchCase)' (expected toy, large, hessian or tiny)")
+        }
+        if let steps, steps < 1 { throw ValidationError("--steps must be >= 1") }
+        guard repeats >= 1 else { throw ValidationError("--repeats must be >= 1") }
+    }
+
+    func run() throws {
+        switch benchCase {
+        case "hessian": try hessian()
+        default: try alright()
+        }
+    }
+
+    func defaultInstance() -> String {
+        switch benchCase {
+        case "toy": return repositoryFile("Experiments/instances/figure2.json")
+        case "large": return "out/bench/large"
+        case "hessian": return "out/bench/hessian"
+        default: return ""
+        }
+    }
+
+    func loadInstance() throws -> Problem {
+        if benchCase == "tiny", instance == nil {
+            return Problem(try Instance.random(RandomInstanceSpec(dimension: 3, outputs: 3, dpoCount: 4, sftCount: 4, seed: 1)))
+        }
+        let path = instance ?? defaultInstance()
+        do { return Problem(try InstanceLoader.load(path: path)) } catch {
+            throw CommandFailure("\(error)")
+        }
+    }
+
+    func alright() throws {
+        let problem = try loadInstance()
+        let count = steps ?? (benchCase == "toy" ? 2_000_000 : benchCase == "large" ? 200 : 1000)
+        let spec = RunSpec(method: .alright, lambda: 0.5, steps: count, schedule: .constant(benchCase == "toy" ? 0.01 : 0.1),
+                           seed: 0, record: .final, start: problem.defaultStart)
+        // Only the loop is timed and no gaps are reported: skip the exact solver (and its memory).
+        let optima = OptimalValues.unknown(lambda: 0.5, dimension: problem.dimension)
+        let trainer = Trainer(problem: problem, optima: optima)
+        var best = Double.infinity
+        var theta: [Double] = []
+        for _ in 0..<repeats {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let result = trainer.run(spec) { _ in }
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            best = min(best, elapsed)
+            theta = result.final.theta
+        }
+        if let coins { try writeCoins(count, to: coins) }
+        report(perUnit: best / Double(count), unit: "step", theta: theta, extra: [("steps", "\(count)")])
+    }
+
+    func hessian() throws {
+        let problem = try loadInstance()
+        let theta = problem.defaultStart
+        var best = Double.infinity
+        var smallest = 0.0
+        var checksum = 0.0
+        for _ in 0..<repeats {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let h = problem.hessian(.sft, at: theta)
+            smallest = try LinearAlgebra.minimumEigenvalue(h, n: problem.dimension)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            checksum = h.reduce(0, +)
+        }
+        report(perUnit: best, unit: "call", theta: [smallest, checksum], extra: [("minEigenvalue", JSON.number(smallest))])
+    }
+
+    /// ALRIGHT's coins for seed 0: stream 1 of the run's generator, uniform() < lambda.
+    func writeCoins(_ count: Int, to path: String) throws {
+        var rng = Xoshiro256StarStar(seed: 0, stream: 1)
+        var bytes = [UInt8](repeating: 0, count: count)
+        for t in 0..<count { bytes[t] = rng.bernoulli(0.5) ? 1 : 0 }
+        do { try NPY.write(bytes, shape: [count], to: path) } catch { throw CommandFailure("\(error)") }
+    }
+
+    func report(perUnit: Double, unit: String, theta: [Double], extra: [(String, String)]) {
+        let checksum = theta.reduce(0, +)
+        if json {
+            print(JSON.object([("case", "\"\(benchCase)\""), ("secondsPer\(unit.capitalized)", JSON.number(perUnit)),
+                               ("checksum", JSON.number(checksum)), ("result", JSON.vector(theta))] + extra))
+        } else {
+            let scaled = perUnit < 1e-6 ? String(format: "%.2f ns", perUnit * 1e9)
+                : perUnit < 1e-3 ? String(format: "%.2f us", perUnit * 1e6) : String(format: "%.3f ms", perUnit * 1e3)
+            print("\(benchCase): \(scaled) per \(unit); checksum \(checksum)")
+        }
+    }
+}
