@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Swift, NumPy and JAX side by side on the same instance files and the same coin flips.
+#
+#   bash Experiments/bench/run.sh            # all cases
+#   CASES="toy large" bash Experiments/bench/run.sh
+#
+# Builds the release binary, makes the benchmark instances under out/bench/ on first use (large: N = M = 1024,
+# K = 32, d = 256; hessian: d = 512), installs NumPy and JAX into .venv-bench/ on first use, runs every case,
+# checks that the final thetas agree to 1e-9 relative, and prints a table of times and ratios. Targets are in
+# issue 5; see the README's Performance section for the latest table and the machine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cases=${CASES:-"toy large hessian sweep"}
+out=out/bench
+mkdir -p "$out"
+
+swift build -c release >/dev/null
+forgetting=.build/release/forgetting
+if ! .venv-bench/bin/python3 -c "import numpy, jax" 2>/dev/null; then
+  echo "installing numpy and jax into .venv-bench (first run only)" >&2
+  python3 -m venv .venv-bench
+  .venv-bench/bin/pip install -q --disable-pip-version-check numpy jax
+fi
+python=.venv-bench/bin/python3
+[ -f "$out/large/instance.json" ] || $forgetting instance random --dim 256 --outputs 32 --dpo 1024 --sft 1024 --bound 1 --beta 0.5 --seed 1 --format npy --out "$out/large" >/dev/null
+[ -f "$out/hessian/instance.json" ] || $forgetting instance random --dim 512 --outputs 32 --dpo 1 --sft 1024 --bound 1 --beta 0.5 --seed 2 --format npy --out "$out/hessian" >/dev/null
+
+rows=()
+field() { $python -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+agree() {  # relative agreement of two JSON result vectors
+  $python - "$1" "$2" <<'PY'
+import json, sys
+a, b = json.loads(sys.argv[1])["result"], json.loads(sys.argv[2])["result"]
+scale = max(1.0, max(abs(x) for x in a))
+err = max(abs(x - y) for x, y in zip(a, b)) / scale
+print(f"{err:.1e}", "ok" if err <= 1e-9 else "DISAGREE")
+PY
+}
+
+for case in $cases; do
+  case $case in
+    toy|large)
+      instance=$([ "$case" = toy ] && echo Experiments/instances/figure2.json || echo "$out/large")
+      steps=$([ "$case" = toy ] && echo 2000000 || echo 200)
+      rate=$([ "$case" = toy ] && echo 0.01 || echo 0.1)
+      swift_json=$($forgetting bench "$case" --instance "$instance" --steps "$steps" --coins "$out/$case-coins.npy" --json)
+      s=$(echo "$swift_json" | field secondsPerStep)
+      for impl in numpy jax; do
+        # The NumPy loop is slow: 2e5 steps of the toy are timed, the agreement is checked on those.
+        n=$steps; [ "$case$impl" = toynumpy ] && n=200000
+        base=$($python Experiments/bench/baselines.py alright "$instance" --impl "$impl" --steps "$n" --rate "$rate" --coins "$out/$case-coins.npy")
+        ref=$swift_json; [ "$n" != "$steps" ] && ref=$($forgetting bench "$case" --instance "$instance" --steps "$n" --repeats 1 --json)
+        b=$(echo "$base" | field secondsPerStep)
+        rows+=("$case|$impl|$s|$b|$($python -c "print(f'{$b/$s:.1f}x')")|$(agree "$ref" "$base")")
+      done
+      if [ "$case" = large ]; then
+        rss=$( { /usr/bin/time -f "%M" $forgetting bench large --instance "$out/large" --repeats 1 >/dev/null; } 2>&1 | tail -1)
+        bytes=$(du -cb "$out"/large/*.npy | tail -1 | cut -f1)
+        rows+=("large|peak RSS|${rss} KB|arrays $((bytes / 1024)) KB|$($python -c "print(f'{$rss*1024/$bytes:.2f}x arrays')")|")
+      fi ;;
+    hessian)
+      swift_json=$($forgetting bench hessian --instance "$out/hessian" --json)
+      s=$(echo "$swift_json" | field secondsPerCall)
+      for impl in numpy jax; do
+        base=$($python Experiments/bench/baselines.py hessian "$out/hessian" --impl "$impl" --repeats 3)
+        b=$(echo "$base" | field secondsPerCall)
+        rows+=("hessian|$impl|$s|$b|$($python -c "print(f'{$b/$s:.1f}x')")|$(agree "$swift_json" "$base")")
+      done ;;
+    sweep)
+      rm -rf "$out/sweep1" "$out/sweepN"
+      t1=$( { /usr/bin/time -f "%e" $forgetting sweep Experiments/theorem41.yaml --out "$out/sweep1" --threads 1 2>/dev/null; } 2>&1 | tail -1)
+      tn=$( { /usr/bin/time -f "%e" $forgetting sweep Experiments/theorem41.yaml --out "$out/sweepN" 2>/dev/null; } 2>&1 | tail -1)
+      same=$(cmp -s "$out/sweep1/trajectories.csv" "$out/sweepN/trajectories.csv" && \
+             cmp -s <(cut -d, -f1-24 "$out/sweep1/summary.csv") <(cut -d, -f1-24 "$out/sweepN/summary.csv") && echo "identical CSVs" || echo "CSVs DIFFER")
+      rows+=("sweep|1 vs $(nproc) threads|${tn} s|${t1} s|$($python -c "print(f'{$t1/$tn:.2f}x')")|$same") ;;
+  esac
+done
+
+printf '%-8s %-18s %-14s %-16s %-10s %s\n' case baseline swift baseline "speed-up" agreement
+for row in "${rows[@]}"; do
+  IFS='|' read -r c b s t r a <<<"$row"
+  printf '%-8s %-18s %-14s %-16s %-10s %s\n' "$c" "$b" "$s" "$t" "$r" "$a"
+done
