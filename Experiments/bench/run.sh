@@ -23,7 +23,7 @@ if ! .venv-bench/bin/python3 -c "import numpy, jax" 2>/dev/null; then
 fi
 python=.venv-bench/bin/python3
 [ -f "$out/large/instance.json" ] || $forgetting instance random --dim 256 --outputs 32 --dpo 1024 --sft 1024 --bound 1 --beta 0.5 --seed 1 --format npy --out "$out/large" >/dev/null
-[ -f "$out/hessian/instance.json" ] || $forgetting instance random --dim 512 --outputs 32 --dpo 1 --sft 1024 --bound 1 --beta 0.5 --seed 2 --format npy --out "$out/hessian" >/dev/null
+[ -f "$out/hessian/instance.json" ] || $forgetting instance random --dim 512 --outputs 32 --dpo 1024 --sft 1024 --bound 1 --beta 0.5 --seed 2 --format npy --out "$out/hessian" >/dev/null
 
 rows=()
 field() { $python -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
@@ -54,7 +54,8 @@ for case in $cases; do
         rows+=("$case|$impl|$s|$b|$($python -c "print(f'{$b/$s:.1f}x')")|$(agree "$ref" "$base")")
       done
       if [ "$case" = large ]; then
-        rss=$( { /usr/bin/time -f "%M" $forgetting bench large --instance "$out/large" --repeats 1 >/dev/null; } 2>&1 | tail -1)
+        /usr/bin/time -f "%M" -o "$out/large.rss" $forgetting bench large --instance "$out/large" --repeats 1 >/dev/null
+      rss=$(cat "$out/large.rss")
         bytes=$(du -cb "$out"/large/*.npy | tail -1 | cut -f1)
         rows+=("large|peak RSS|${rss} KB|arrays $((bytes / 1024)) KB|$($python -c "print(f'{$rss*1024/$bytes:.2f}x arrays')")|")
       fi ;;
@@ -68,8 +69,9 @@ for case in $cases; do
       done ;;
     sweep)
       rm -rf "$out/sweep1" "$out/sweepN"
-      t1=$( { /usr/bin/time -f "%e" $forgetting sweep Experiments/theorem41.yaml --out "$out/sweep1" --threads 1 2>/dev/null; } 2>&1 | tail -1)
-      tn=$( { /usr/bin/time -f "%e" $forgetting sweep Experiments/theorem41.yaml --out "$out/sweepN" 2>/dev/null; } 2>&1 | tail -1)
+      /usr/bin/time -f "%e" -o "$out/sweep1.time" $forgetting sweep Experiments/theorem41.yaml --out "$out/sweep1" --threads 1 2>/dev/null
+      /usr/bin/time -f "%e" -o "$out/sweepN.time" $forgetting sweep Experiments/theorem41.yaml --out "$out/sweepN" 2>/dev/null
+      t1=$(cat "$out/sweep1.time"); tn=$(cat "$out/sweepN.time")
       same=$(cmp -s "$out/sweep1/trajectories.csv" "$out/sweepN/trajectories.csv" && \
              cmp -s <(cut -d, -f1-24 "$out/sweep1/summary.csv") <(cut -d, -f1-24 "$out/sweepN/summary.csv") && echo "identical CSVs" || echo "CSVs DIFFER")
       rows+=("sweep|1 vs $(nproc) threads|${tn} s|${t1} s|$($python -c "print(f'{$t1/$tn:.2f}x')")|$same") ;;

@@ -13,31 +13,25 @@ public enum LinearAlgebra {
     }
 
     /// All eigenvalues of the symmetric `n x n` matrix `a` (upper triangle read), ascending.
-    /// LAPACKE_dsyevd with jobz = 'N'.
     public static func symmetricEigenvalues(_ a: [Double], n: Int) throws -> [Double] {
-        precondition(a.count == n * n, "matrix must be n x n")
-        var work = a
-        var w = [Double](repeating: 0, count: n)
-        let info = work.withUnsafeMutableBufferPointer { ap in
-            w.withUnsafeMutableBufferPointer { wp in
-                LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), Int8(UInt8(ascii: "U")),
-                               Int32(n), ap.baseAddress, Int32(n), wp.baseAddress)
-            }
-        }
-        guard info == 0 else { throw Failure(routine: "LAPACKE_dsyevd", info: info) }
-        return w
+        try eigen(a, n: n, vectors: false).values
     }
 
     /// Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric matrix: column k of the row-major
-    /// `vectors` (entries vectors[i * n + k]) belongs to values[k]. LAPACKE_dsyevd with jobz = 'V'.
+    /// `vectors` (entries vectors[i * n + k]) belongs to values[k].
     public static func symmetricEigen(_ a: [Double], n: Int) throws -> (values: [Double], vectors: [Double]) {
+        try eigen(a, n: n, vectors: true)
+    }
+
+    /// LAPACKE_dsyevd, jobz = 'V' or 'N'; with 'N' the returned `vectors` is scratch.
+    static func eigen(_ a: [Double], n: Int, vectors: Bool) throws -> (values: [Double], vectors: [Double]) {
         precondition(a.count == n * n, "matrix must be n x n")
         var work = a
         var w = [Double](repeating: 0, count: n)
+        let jobz = Int8(UInt8(ascii: vectors ? "V" : "N"))
         let info = work.withUnsafeMutableBufferPointer { ap in
             w.withUnsafeMutableBufferPointer { wp in
-                LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")),
-                               Int32(n), ap.baseAddress, Int32(n), wp.baseAddress)
+                LAPACKE_dsyevd(LAPACK_ROW_MAJOR, jobz, Int8(UInt8(ascii: "U")), Int32(n), ap.baseAddress, Int32(n), wp.baseAddress)
             }
         }
         guard info == 0 else { throw Failure(routine: "LAPACKE_dsyevd", info: info) }

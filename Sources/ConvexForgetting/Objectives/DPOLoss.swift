@@ -40,7 +40,7 @@ public struct DPOLoss: Sendable {
 
     /// Pointers into the loss's arrays, valid inside `withView`: the form the training loop uses, with no
     /// reference counting per call.
-    public struct View {
+    public struct View: DatumLoss {
         let dimension: Int
         public let count: Int
         let beta: Double
@@ -67,21 +67,6 @@ public struct DPOLoss: Sendable {
             }
             // softplus(-z) = max(-z, 0) + log1p(e^{-|z|}).
             return value ? max(-z, 0) + log1p(e) : 0
-        }
-
-        /// Mean loss over the data (or over `batch`, with repetition); adds `scale` times the mean gradient.
-        @inline(__always)
-        public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
-                             gradient: UnsafeMutablePointer<Double>?, value: Bool = true) -> Double {
-            var total = 0.0
-            if let batch {
-                let c = scale / Double(batch.count)
-                for i in batch { total += datum(i, theta, coefficient: c, gradient: gradient, value: value) }
-                return total / Double(batch.count)
-            }
-            let c = scale / Double(count)
-            for i in 0..<count { total += datum(i, theta, coefficient: c, gradient: gradient, value: value) }
-            return total / Double(count)
         }
     }
 

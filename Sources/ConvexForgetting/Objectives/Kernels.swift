@@ -25,3 +25,29 @@ enum Kernels {
         for k in 0..<n { y[k] += alpha * x[k] }
     }
 }
+
+/// A loss given datum by datum (the pointer views of DPOLoss and SFTLoss): the mean over the data or a
+/// batch is the same loop for both.
+protocol DatumLoss {
+    var count: Int { get }
+    /// Datum i's loss (when `value`), adding `coefficient` times its gradient to `gradient` (when given).
+    func datum(_ i: Int, _ theta: UnsafePointer<Double>, coefficient: Double,
+               gradient: UnsafeMutablePointer<Double>?, value: Bool) -> Double
+}
+
+extension DatumLoss {
+    /// Mean loss over the data (or over `batch`, with repetition); adds `scale` times the mean gradient.
+    @inline(__always)
+    public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
+                         gradient: UnsafeMutablePointer<Double>?, value: Bool = true) -> Double {
+        var total = 0.0
+        if let batch {
+            let c = scale / Double(batch.count)
+            for i in batch { total += datum(i, theta, coefficient: c, gradient: gradient, value: value) }
+            return total / Double(batch.count)
+        }
+        let c = scale / Double(count)
+        for i in 0..<count { total += datum(i, theta, coefficient: c, gradient: gradient, value: value) }
+        return total / Double(count)
+    }
+}

@@ -27,7 +27,7 @@ public struct SFTLoss: Sendable {
     public var count: Int { features.count }
 
     /// Pointers into the loss's arrays and a logit scratch buffer, valid inside `withView`.
-    public struct View {
+    public struct View: DatumLoss {
         let dimension: Int
         public let count: Int
         let phi: UnsafePointer<Double>
@@ -68,21 +68,6 @@ public struct SFTLoss: Sendable {
             }
             // -log p_y = log sum_j e^{l_j - m} - (l_y - m), exact even where e^{l_y - m} underflows.
             return value ? log(sum) - (targetLogit - largest) : 0
-        }
-
-        /// Mean loss over the data (or over `batch`, with repetition); adds `scale` times the mean gradient.
-        @inline(__always)
-        public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
-                             gradient: UnsafeMutablePointer<Double>?, value: Bool = true) -> Double {
-            var total = 0.0
-            if let batch {
-                let c = scale / Double(batch.count)
-                for i in batch { total += datum(i, theta, coefficient: c, gradient: gradient, value: value) }
-                return total / Double(batch.count)
-            }
-            let c = scale / Double(count)
-            for i in 0..<count { total += datum(i, theta, coefficient: c, gradient: gradient, value: value) }
-            return total / Double(count)
         }
     }
 
