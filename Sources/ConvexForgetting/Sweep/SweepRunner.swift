@@ -127,11 +127,14 @@ public struct SweepRunner: Sendable {
             }
         }
         let dimension = problems.map(\.dimension).max() ?? 0
-        // Exact optima once per (instance, lambda).
-        var optima: [String: OptimalValues] = [:]
-        for (i, problem) in problems.enumerated() {
-            for lambda in spec.lambdas { optima["\(i) \(lambda)"] = OptimalValues(problem: problem, lambda: lambda) }
+        // Exact optima once per (instance, lambda), in parallel too.
+        let pairs = problems.indices.flatMap { i in spec.lambdas.map { (i, $0) } }
+        let frozen = problems
+        let solved = parallelMap(count: pairs.count, threads: options.threads) { k in
+            OptimalValues(problem: frozen[pairs[k].0], lambda: pairs[k].1)
         }
+        var optima: [String: OptimalValues] = [:]
+        for (k, pair) in pairs.enumerated() { optima["\(pair.0) \(pair.1)"] = solved[k] }
         for run in runs {
             do { try run.spec.validate(dimension: problems[run.instance].dimension) } catch {
                 throw Failure(description: "run \(run.id): \(error)")
