@@ -108,39 +108,51 @@ public struct SFTLoss: Sendable {
     public func addHessian(_ theta: UnsafePointer<Double>, scale: Double, into hessian: UnsafeMutablePointer<Double>) {
         let d = dimension
         let n = count
-        var rows = [Double](repeating: 0, count: features.rowCount * d)
+        // Centred rows for a chunk of data at a time (about 8 MB), each chunk one symmetric rank-k update:
+        // the buffer is reused, so the Hessian of a large instance never holds a copy of all its features.
+        let rowsPerChunk = max(maxOutputs, (1 << 20) / max(d, 1))
+        var rows = [Double](repeating: 0, count: rowsPerChunk * d)
         var mean = [Double](repeating: 0, count: d)
+        let alpha = scale / Double(n)
         withView { view in
-            let (phi, offsets, logits) = (view.phi, view.offsets, view.logits)
-            for i in 0..<n {
-                let first = offsets[i]
-                let k = offsets[i + 1] - first
-                let block = phi + first * d
-                var largest = -Double.infinity
-                for j in 0..<k {
-                    var s = 0.0
-                    for c in 0..<d { s += block[j * d + c] * theta[c] }
-                    logits[j] = s
-                    largest = max(largest, s)
-                }
-                var sum = 0.0
-                for j in 0..<k {
-                    logits[j] = exp(logits[j] - largest)
-                    sum += logits[j]
-                }
-                for c in 0..<d { mean[c] = 0 }
-                for j in 0..<k {
-                    logits[j] /= sum
-                    for c in 0..<d { mean[c] += logits[j] * block[j * d + c] }
-                }
-                for j in 0..<k {
-                    let root = logits[j].squareRoot()
-                    for c in 0..<d { rows[(first + j) * d + c] = root * (block[j * d + c] - mean[c]) }
+            rows.withUnsafeMutableBufferPointer { rp in
+                mean.withUnsafeMutableBufferPointer { mp in
+                    let (phi, offsets, p) = (view.phi, view.offsets, view.logits)
+                    let r = rp.baseAddress!, m = mp.baseAddress!
+                    var filled = 0
+                    for i in 0..<n {
+                        let first = offsets[i]
+                        let k = offsets[i + 1] - first
+                        if filled + k > rowsPerChunk {
+                            LinearAlgebra.addGram(r, rows: filled, n: d, alpha: alpha, into: hessian)
+                            filled = 0
+                        }
+                        let block = phi + first * d
+                        var largest = -Double.infinity
+                        for j in 0..<k {
+                            p[j] = Kernels.dot(block + j * d, theta, d)
+                            largest = max(largest, p[j])
+                        }
+                        var sum = 0.0
+                        for j in 0..<k {
+                            p[j] = exp(p[j] - largest)
+                            sum += p[j]
+                        }
+                        m.update(repeating: 0, count: d)
+                        for j in 0..<k {
+                            p[j] /= sum
+                            Kernels.axpy(p[j], block + j * d, m, d)
+                        }
+                        for j in 0..<k {
+                            let root = p[j].squareRoot()
+                            let source = block + j * d, target = r + (filled + j) * d
+                            for c in 0..<d { target[c] = root * (source[c] - m[c]) }
+                        }
+                        filled += k
+                    }
+                    if filled > 0 { LinearAlgebra.addGram(r, rows: filled, n: d, alpha: alpha, into: hessian) }
                 }
             }
-        }
-        rows.withUnsafeBufferPointer {
-            LinearAlgebra.addGram($0.baseAddress!, rows: features.rowCount, n: d, alpha: scale / Double(n), into: hessian)
         }
     }
 }
