@@ -68,6 +68,13 @@ public struct DPOLoss: Sendable {
             // softplus(-z) = max(-z, 0) + log1p(e^{-|z|}).
             return value ? max(-z, 0) + log1p(e) : 0
         }
+
+        /// Mean loss over the data (or over `batch`, with repetition); adds `scale` times the mean gradient.
+        @inline(__always)
+        public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
+                             gradient: UnsafeMutablePointer<Double>?, value: Bool = true) -> Double {
+            meanOverData(theta, batch: batch, scale: scale, gradient: gradient, value: value)
+        }
     }
 
     @inline(__always)

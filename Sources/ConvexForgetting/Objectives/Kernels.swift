@@ -38,8 +38,8 @@ protocol DatumLoss {
 extension DatumLoss {
     /// Mean loss over the data (or over `batch`, with repetition); adds `scale` times the mean gradient.
     @inline(__always)
-    public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
-                         gradient: UnsafeMutablePointer<Double>?, value: Bool = true) -> Double {
+    func meanOverData(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
+                      gradient: UnsafeMutablePointer<Double>?, value: Bool = true) -> Double {
         var total = 0.0
         if let batch {
             let c = scale / Double(batch.count)

@@ -34,13 +34,27 @@ public struct SFTLoss: Sendable {
         let offsets: UnsafePointer<Int>
         let targets: UnsafePointer<Int>
         let logits: UnsafeMutablePointer<Double>
+        /// For large instances: the data split into `chunks` fixed slices whose partial gradients (and
+        /// losses) go to `partials`, `chunks x (d + 1)`, on all cores, then summed in slice order. The split
+        /// does not depend on the thread count, so neither do the results. 0 for small instances.
+        let chunks: Int
+        let partials: UnsafeMutablePointer<Double>
+        let chunkLogits: UnsafeMutablePointer<Double>
+        let maxOutputs: Int
+
+        /// Datum i with the views's own logit scratch.
+        @inline(__always)
+        func datum(_ i: Int, _ theta: UnsafePointer<Double>, coefficient: Double,
+                   gradient: UnsafeMutablePointer<Double>?, value: Bool) -> Double {
+            datum(i, theta, coefficient: coefficient, gradient: gradient, value: value, logits: logits)
+        }
 
         /// Datum i: adds `coefficient` times its gradient to `gradient` (when given) and returns its loss
         /// (when `value`, else 0). Pass 1 over the K x d block: logits; pass 2, while the block is in
         /// cache: the gradient accumulation.
         @inline(__always)
         func datum(_ i: Int, _ theta: UnsafePointer<Double>, coefficient: Double,
-                   gradient: UnsafeMutablePointer<Double>?, value: Bool) -> Double {
+                   gradient: UnsafeMutablePointer<Double>?, value: Bool, logits: UnsafeMutablePointer<Double>) -> Double {
             let d = dimension
             let first = offsets[i]
             let k = offsets[i + 1] - first
@@ -69,16 +83,68 @@ public struct SFTLoss: Sendable {
             // -log p_y = log sum_j e^{l_j - m} - (l_y - m), exact even where e^{l_y - m} underflows.
             return value ? log(sum) - (targetLogit - largest) : 0
         }
+
+        /// Mean loss over the data (or over `batch`, with repetition); adds `scale` times the mean gradient.
+        /// Full-batch evaluations of large instances run their fixed slices on all cores.
+        @inline(__always)
+        public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
+                             gradient: UnsafeMutablePointer<Double>?, value: Bool = true) -> Double {
+            if batch == nil, chunks > 0 { return sliced(theta, scale: scale, gradient: gradient, value: value) }
+            return meanOverData(theta, batch: batch, scale: scale, gradient: gradient, value: value)
+        }
+
+        func sliced(_ theta: UnsafePointer<Double>, scale: Double, gradient: UnsafeMutablePointer<Double>?, value: Bool) -> Double {
+            let d = dimension
+            let per = (count + chunks - 1) / chunks
+            let coefficient = scale / Double(count)
+            let shared = SharedView(view: self, theta: theta, wantGradient: gradient != nil)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let v = shared.view
+                let partial = v.partials + c * (d + 1)
+                partial.update(repeating: 0, count: d + 1)
+                let scratch = v.chunkLogits + c * v.maxOutputs
+                var total = 0.0
+                for i in (c * per)..<min(v.count, (c + 1) * per) {
+                    total += v.datum(i, shared.theta, coefficient: coefficient, gradient: shared.wantGradient ? partial : nil,
+                                     value: value, logits: scratch)
+                }
+                partial[d] = total
+            }
+            var total = 0.0
+            for c in 0..<chunks {
+                let partial = partials + c * (d + 1)
+                if let g = gradient { Kernels.axpy(1, partial, g, d) }
+                total += partial[d]
+            }
+            return total / Double(count)
+        }
     }
+
+    /// The view and the iterate, handed to the worker threads (read-only there but for each slice's own
+    /// partial row).
+    struct SharedView: @unchecked Sendable {
+        let view: View
+        let theta: UnsafePointer<Double>
+        let wantGradient: Bool
+    }
+
+    /// Feature values from which full-batch evaluations run on all cores (8 MB of features).
+    public static let parallelThreshold = 1 << 20
+    /// The fixed number of slices of a parallel evaluation.
+    static let slices = 16
 
     @inline(__always)
     public func withView<R>(_ body: (View) throws -> R) rethrows -> R {
-        try features.values.withUnsafeBufferPointer { vp in
+        return try features.values.withUnsafeBufferPointer { vp in
             try features.offsets.withUnsafeBufferPointer { op in
                 try targets.withUnsafeBufferPointer { tp in
-                    try withUnsafeTemporaryAllocation(of: Double.self, capacity: max(maxOutputs, 1)) { scratch in
-                        try body(View(dimension: dimension, count: count, phi: vp.baseAddress!, offsets: op.baseAddress!,
-                                      targets: tp.baseAddress!, logits: scratch.baseAddress!))
+                    let chunks = features.values.count >= Self.parallelThreshold ? Self.slices : 0
+                    let k = max(maxOutputs, 1)
+                    return try withUnsafeTemporaryAllocation(of: Double.self, capacity: k + chunks * (dimension + 1 + k)) { scratch in
+                        let base = scratch.baseAddress!
+                        return try body(View(dimension: dimension, count: count, phi: vp.baseAddress!, offsets: op.baseAddress!,
+                                             targets: tp.baseAddress!, logits: base, chunks: chunks, partials: base + k,
+                                             chunkLogits: base + k + chunks * (dimension + 1), maxOutputs: k))
                     }
                 }
             }
