@@ -61,15 +61,20 @@ public struct SFTLoss: Sendable {
             let block = phi + first * d
             let target = targets[i]
             var largest = -Double.infinity
+            var top = 0
             for j in 0..<k {
                 let s = Kernels.dot(block + j * d, theta, d)
                 logits[j] = s
-                if s > largest { largest = s }
+                if s > largest {
+                    largest = s
+                    top = j
+                }
             }
             let targetLogit = logits[target]
             var sum = 0.0
             for j in 0..<k {
-                let e = exp(logits[j] - largest)
+                // e^{l_top - m} = e^0 = 1 exactly: one exponential saved per datum.
+                let e = j == top ? 1 : exp(logits[j] - largest)
                 logits[j] = e
                 sum += e
             }
