@@ -57,7 +57,7 @@ for case in $cases; do
         /usr/bin/time -f "%M" -o "$out/large.rss" $forgetting bench large --instance "$out/large" --repeats 1 >/dev/null
       rss=$(cat "$out/large.rss")
         bytes=$(du -cb "$out"/large/*.npy | tail -1 | cut -f1)
-        rows+=("large|peak RSS|${rss} KB|arrays $((bytes / 1024)) KB|$($python -c "print(f'{$rss*1024/$bytes:.2f}x arrays')")|")
+        rows+=("large|peak RSS|$((rss / 1024)) MB|arrays $((bytes / 1048576)) MB|$($python -c "print(f'{$rss*1024/$bytes:.2f}x arrays')")|")
       fi ;;
     hessian)
       swift_json=$($forgetting bench hessian --instance "$out/hessian" --json)
@@ -74,12 +74,23 @@ for case in $cases; do
       t1=$(cat "$out/sweep1.time"); tn=$(cat "$out/sweepN.time")
       same=$(cmp -s "$out/sweep1/trajectories.csv" "$out/sweepN/trajectories.csv" && \
              cmp -s <(cut -d, -f1-24 "$out/sweep1/summary.csv") <(cut -d, -f1-24 "$out/sweepN/summary.csv") && echo "identical CSVs" || echo "CSVs DIFFER")
-      rows+=("sweep|1 vs $(nproc) threads|${tn} s|${t1} s|$($python -c "print(f'{$t1/$tn:.2f}x')")|$same") ;;
+      rows+=("sweep|1 vs $(nproc) threads|${tn}|${t1}|$($python -c "print(f'{$t1/$tn:.2f}x')")|$same") ;;
   esac
 done
 
-printf '%-8s %-18s %-14s %-16s %-10s %s\n' case baseline swift baseline "speed-up" agreement
+human() {  # seconds -> ns/us/ms; anything else unchanged
+  $python -c "
+import sys
+x = sys.argv[1]
+try:
+    v = float(x)
+except ValueError:
+    print(x); sys.exit()
+print(f'{v*1e9:.1f} ns' if v < 1e-6 else f'{v*1e6:.1f} us' if v < 1e-3 else f'{v*1e3:.2f} ms' if v < 1 else f'{v:.2f} s')" "$1"
+}
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+printf '%-8s %-16s %-12s %-16s %-15s %s\n' case "compared with" swift "the other" "swift faster by" "final theta agreement"
 for row in "${rows[@]}"; do
   IFS='|' read -r c b s t r a <<<"$row"
-  printf '%-8s %-18s %-14s %-16s %-10s %s\n' "$c" "$b" "$s" "$t" "$r" "$a"
+  printf '%-8s %-16s %-12s %-16s %-15s %s\n' "$c" "$b" "$(human "$s")" "$(human "$t")" "$r" "$a"
 done
