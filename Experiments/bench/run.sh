@@ -57,6 +57,12 @@ for case in $cases; do
         /usr/bin/time -f "%M" -o "$out/large.rss" $forgetting bench large --instance "$out/large" --repeats 1 >/dev/null
       rss=$(cat "$out/large.rss")
         bytes=$(du -cb "$out"/large/*.npy | tail -1 | cut -f1)
+        # How close an SFT step comes to one read of the SFT features at the measured bandwidth.
+        bw=$($forgetting bench bandwidth --json | field gbPerSecondAllCores)
+        sft_step=$($forgetting bench large --instance "$out/large" --lambda 0 --steps 40 --json | field secondsPerStep)
+        sft_bytes=$(stat -c %s "$out/large/sft_features.npy")
+        read_time=$($python -c "print($sft_bytes / ($bw * 1e9))")
+        rows+=("large|one read, SFT|$sft_step|$read_time|$($python -c "print(f'{$read_time/$sft_step:.0%} of bound')")|at $($python -c "print(f'{$bw:.1f}')") GB/s (all cores)")
         rows+=("large|peak RSS|$((rss / 1024)) MB|arrays $((bytes / 1048576)) MB|$($python -c "print(f'{$rss*1024/$bytes:.2f}x arrays')")|")
       fi ;;
     hessian)

@@ -12,10 +12,12 @@ struct BenchCommand: ParsableCommand {
           large    ALRIGHT full batch, 200 steps, on --instance (default out/bench/large: N = M = 1024, K = 32, d = 256)
           hessian  the SFT Hessian and its minimum eigenvalue on --instance (default out/bench/hessian: d = 512)
           tiny     ALRIGHT on a tiny random instance (for tests)
+          bandwidth  memory read bandwidth over 256 MB, on one thread and on all cores
+          exp      the latency of one exp() in a dependent chain (the toy step's floor)
         --coins FILE writes ALRIGHT's coin flips (1 = DPO step) as a uint8 .npy, so the baselines make the same steps.
         """)
 
-    @Argument(help: "toy, large, hessian or tiny.")
+    @Argument(help: "toy, large, hessian, tiny, bandwidth or exp.")
     var benchCase: String
 
     @Option(help: "Instance (JSON file or .npy directory); default per case.")
@@ -27,6 +29,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Repetitions; the best time is reported.")
     var repeats = 3
 
+    @Option(parsing: .unconditional, help: "ALRIGHT's lambda (0: SFT steps only, 1: DPO steps only).")
+    var lambda = 0.5
+
     @Option(help: ArgumentHelp("Write the coin flips as .npy (uint8, 1 = DPO).", valueName: "file.npy"))
     var coins: String?
 
@@ -34,9 +39,10 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard ["toy", "large", "hessian", "tiny"].contains(benchCase) else {
-            throw ValidationError("unknown case '\(benchCase)' (expected toy, large, hessian or tiny)")
+        guard ["toy", "large", "hessian", "tiny", "bandwidth", "exp"].contains(benchCase) else {
+            throw ValidationError("unknown case '\(benchCase)' (expected toy, large, hessian, tiny, bandwidth or exp)")
         }
+        try checkLambda(lambda)
         if let steps, steps < 1 { throw ValidationError("--steps must be >= 1") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be >= 1") }
     }
@@ -44,6 +50,8 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         switch benchCase {
         case "hessian": try hessian()
+        case "bandwidth": bandwidth()
+        case "exp": expLatency()
         default: try alright()
         }
     }
@@ -70,10 +78,10 @@ struct BenchCommand: ParsableCommand {
     func alright() throws {
         let problem = try loadInstance()
         let count = steps ?? (benchCase == "toy" ? 2_000_000 : benchCase == "large" ? 200 : 1000)
-        let spec = RunSpec(method: .alright, lambda: 0.5, steps: count, schedule: .constant(benchCase == "toy" ? 0.01 : 0.1),
+        let spec = RunSpec(method: .alright, lambda: lambda, steps: count, schedule: .constant(benchCase == "toy" ? 0.01 : 0.1),
                            seed: 0, record: .final, start: problem.defaultStart)
         // Only the loop is timed and no gaps are reported: skip the exact solver (and its memory).
-        let optima = OptimalValues.unknown(lambda: 0.5, dimension: problem.dimension)
+        let optima = OptimalValues.unknown(lambda: lambda, dimension: problem.dimension)
         let trainer = Trainer(problem: problem, optima: optima)
         var best = Double.infinity
         var theta: [Double] = []
@@ -104,11 +112,65 @@ struct BenchCommand: ParsableCommand {
         report(perUnit: best, unit: "call", theta: [smallest, checksum], extra: [("minEigenvalue", JSON.number(smallest))])
     }
 
+    /// Reads 256 MB (summing it) on one thread and on all cores; prints GB/s.
+    func bandwidth() {
+        let count = 32 << 20
+        let values = [Double](repeating: 1, count: count)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var single = 0.0, all = 0.0
+        values.withUnsafeBufferPointer { buffer in
+            let shared = SharedBuffer(base: buffer.baseAddress!)
+            for _ in 0..<repeats {
+                var started = DispatchTime.now().uptimeNanoseconds
+                let total = BenchCommand.sum(shared.base, count)
+                single = max(single, Double(count * 8) / Double(DispatchTime.now().uptimeNanoseconds - started))
+                started = DispatchTime.now().uptimeNanoseconds
+                DispatchQueue.concurrentPerform(iterations: cores) { c in
+                    _ = BenchCommand.sum(shared.base + c * (count / cores), count / cores)
+                }
+                all = max(all, Double(count * 8) / Double(DispatchTime.now().uptimeNanoseconds - started))
+                precondition(total == Double(count))
+            }
+        }
+        if json {
+            print(JSON.object([("case", "\"bandwidth\""), ("gbPerSecondOneThread", JSON.number(single)),
+                               ("gbPerSecondAllCores", JSON.number(all)), ("cores", "\(cores)")]))
+        } else {
+            print(String(format: "bandwidth: %.1f GB/s on one thread, %.1f GB/s on %d cores (read of 256 MB)", single, all, cores))
+        }
+    }
+
+    struct SharedBuffer: @unchecked Sendable { let base: UnsafePointer<Double> }
+
+    @inline(never)
+    static func sum(_ p: UnsafePointer<Double>, _ n: Int) -> Double {
+        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+        var k = 0
+        while k + 4 <= n {
+            s0 += p[k]; s1 += p[k + 1]; s2 += p[k + 2]; s3 += p[k + 3]
+            k += 4
+        }
+        return (s0 + s1) + (s2 + s3)
+    }
+
+    /// exp() in a dependent chain: the latency every toy step pays at least once.
+    func expLatency() {
+        let n = 10_000_000
+        var best = Double.infinity
+        var x = 0.1
+        for _ in 0..<repeats {
+            let started = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<n { x = exp(-x) }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - started) / Double(n))
+        }
+        report(perUnit: best / 1e9, unit: "call", theta: [x], extra: [])
+    }
+
     /// ALRIGHT's coins for seed 0: stream 1 of the run's generator, uniform() < lambda.
     func writeCoins(_ count: Int, to path: String) throws {
         var rng = Xoshiro256StarStar(seed: 0, stream: 1)
         var bytes = [UInt8](repeating: 0, count: count)
-        for t in 0..<count { bytes[t] = rng.bernoulli(0.5) ? 1 : 0 }
+        for t in 0..<count { bytes[t] = rng.bernoulli(lambda) ? 1 : 0 }
         do { try NPY.write(bytes, shape: [count], to: path) } catch { throw CommandFailure("\(error)") }
     }
 
