@@ -63,6 +63,16 @@ for case in $cases; do
         sft_bytes=$(stat -c %s "$out/large/sft_features.npy")
         read_time=$($python -c "print($sft_bytes / ($bw * 1e9))")
         rows+=("large|one read, SFT|$sft_step|$read_time|$($python -c "print(f'{$read_time/$sft_step:.0%} of bound')")|at $($python -c "print(f'{$bw:.1f}')") GB/s (all cores)")
+        load=$($forgetting bench load --instance "$out/large" --json | field secondsPerCall)
+        npload=$($python -c "
+import time, numpy as np
+best = 1e9
+for _ in range(3):
+    t = time.perf_counter()
+    arrays = [np.load('$out/large/' + n + '.npy') for n in ['dpo_features', 'dpo_chosen', 'dpo_rejected', 'sft_features', 'sft_targets']]
+    best = min(best, time.perf_counter() - t)
+print(best)")
+        rows+=("large|numpy.load|$load|$npload|$($python -c "print(f'{$npload/$load:.2f}x')")|load + validation vs numpy.load")
         rows+=("large|peak RSS|$((rss / 1024)) MB|arrays $((bytes / 1048576)) MB|$($python -c "print(f'{$rss*1024/$bytes:.2f}x arrays')")|")
       fi ;;
     hessian)

@@ -14,6 +14,7 @@ struct BenchCommand: ParsableCommand {
           tiny     ALRIGHT on a tiny random instance (for tests)
           bandwidth  memory read bandwidth over 256 MB, on one thread and on all cores
           exp      the latency of one exp() in a dependent chain (the toy step's floor)
+          load     reading and validating --instance (default out/bench/large)
         --coins FILE writes ALRIGHT's coin flips (1 = DPO step) as a uint8 .npy, so the baselines make the same steps.
         """)
 
@@ -39,8 +40,8 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard ["toy", "large", "hessian", "tiny", "bandwidth", "exp"].contains(benchCase) else {
-            throw ValidationError("unknown case '\(benchCase)' (expected toy, large, hessian, tiny, bandwidth or exp)")
+        guard ["toy", "large", "hessian", "tiny", "bandwidth", "exp", "load"].contains(benchCase) else {
+            throw ValidationError("unknown case '\(benchCase)' (expected toy, large, hessian, tiny, bandwidth, exp or load)")
         }
         try checkLambda(lambda)
         if let steps, steps < 1 { throw ValidationError("--steps must be >= 1") }
@@ -52,6 +53,7 @@ struct BenchCommand: ParsableCommand {
         case "hessian": try hessian()
         case "bandwidth": bandwidth()
         case "exp": expLatency()
+        case "load": try load()
         default: try alright()
         }
     }
@@ -59,7 +61,7 @@ struct BenchCommand: ParsableCommand {
     func defaultInstance() -> String {
         switch benchCase {
         case "toy": return repositoryFile("Experiments/instances/figure2.json")
-        case "large": return "out/bench/large"
+        case "large", "load": return "out/bench/large"
         case "hessian": return "out/bench/hessian"
         default: return ""
         }
@@ -151,6 +153,21 @@ struct BenchCommand: ParsableCommand {
             k += 4
         }
         return (s0 + s1) + (s2 + s3)
+    }
+
+    /// The time to read and validate an instance (Instance only: no reference fit, no Problem).
+    func load() throws {
+        let path = instance ?? defaultInstance()
+        var best = Double.infinity
+        var checksum = 0.0
+        for _ in 0..<repeats {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let loaded: Instance
+            do { loaded = try InstanceLoader.load(path: path) } catch { throw CommandFailure("\(error)") }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            checksum = loaded.sftFeatures.values[0] + loaded.dpoFeatures.values[0]
+        }
+        report(perUnit: best, unit: "call", theta: [checksum], extra: [])
     }
 
     /// exp() in a dependent chain: the latency every toy step pays at least once.

@@ -76,12 +76,12 @@ public struct Instance: Sendable, Equatable {
                     throw fail("\(label)[\(i)].features", "needs at least 2 outputs, got \(k)")
                 }
                 for j in 0..<k {
-                    var squared = 0.0
-                    for v in table.feature(i, j) {
-                        guard v.isFinite else {
-                            throw fail("\(label)[\(i)].features[\(j)]", "contains a non-finite number \(v)")
-                        }
-                        squared += v * v
+                    // One pass: the squared norm is finite exactly when every entry is finite and none is huge.
+                    let squared = table.values.withUnsafeBufferPointer {
+                        Kernels.dot($0.baseAddress! + (table.offsets[i] + j) * d, $0.baseAddress! + (table.offsets[i] + j) * d, d)
+                    }
+                    if !squared.isFinite, let bad = table.feature(i, j).first(where: { !$0.isFinite }) {
+                        throw fail("\(label)[\(i)].features[\(j)]", "contains a non-finite number \(bad)")
                     }
                     let norm = squared.squareRoot()
                     // A relative slack of 1e-12 so that vectors normalised to exactly Phi pass.
