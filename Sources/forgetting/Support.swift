@@ -45,8 +45,9 @@ func checkLambda(_ lambda: Double?, flag: String = "--lambda") throws {
 
 /// Minimal ordered JSON output: numbers in Swift's shortest round-trip form.
 enum JSON {
+    /// JSON has no NaN or infinity: those print as null (no legal input produces them).
     static func number(_ x: Double) -> String {
-        x.isFinite ? "\(x)" : (x.isNaN ? "null" : (x > 0 ? "1e308" : "-1e308"))
+        x.isFinite ? "\(x)" : "null"
     }
     static func vector(_ v: [Double]) -> String { "[" + v.map(number).joined(separator: ",") + "]" }
     static func matrix(_ m: [Double], n: Int) -> String {

@@ -41,10 +41,9 @@ public struct LowerBoundAnalysis: Sendable {
             throw NotALowerBoundInstance(description: "needs one DPO datum and one SFT datum with two outputs")
         }
         let a = problem.dpo.differences
-        let d = problem.dimension
         let target = problem.sft.targets[0]
-        let b = (0..<d).map { problem.sft.features.feature(0, target)[$0 + problem.sft.features.feature(0, target).startIndex]
-            - problem.sft.features.feature(0, 1 - target)[$0 + problem.sft.features.feature(0, 1 - target).startIndex] }
+        // b = phi_target - phi_other of the SFT datum.
+        let b = zip(problem.sft.features.feature(0, target), problem.sft.features.feature(0, 1 - target)).map { $0 - $1 }
         let aa = a.reduce(0) { $0 + $1 * $1 }
         guard aa > 0 else { throw NotALowerBoundInstance(description: "the DPO features must differ") }
         let c = -zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } / aa

@@ -13,8 +13,9 @@ public struct RunResult: Sendable, Equatable {
 ///
 ///     theta_t = theta_{t-1} - alpha_t * grad f_{objective_t}(theta_{t-1})
 ///
-/// with the gradient on the full data or on a batch sampled with replacement. The hot path allocates
-/// nothing; rows are built only for recorded steps. Random streams: `seed` stream 1 for the rule's coins,
+/// with the gradient on the full data or on a batch sampled with replacement. The hot path works on
+/// preallocated buffers (only the parallel slices of large instances hand work to GCD); rows are built only
+/// for recorded steps. Random streams: `seed` stream 1 for the rule's coins,
 /// stream 2 for batch sampling (see `Xoshiro256StarStar`).
 public struct Trainer: Sendable {
     public let problem: Problem
