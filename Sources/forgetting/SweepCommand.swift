@@ -55,11 +55,12 @@ struct SweepCommand: ParsableCommand {
             force: force, version: toolkitVersion, gitCommit: gitCommit()))
         let started = Date()
         do {
-            let runs = try runner.prepare()
+            let plan = try runner.prepare()
+            let runs = plan.runs
             let total = runner.ownedRuns.count
             let progress = Progress(total: total, started: started)
             progress.show(done: total - runs.count)
-            try runner.run(runs) { done, total in progress.show(done: done) }
+            try runner.run(plan) { done, total in progress.show(done: done) }
             progress.finish()
             FileHandle.standardError.write(Data("sweep \(spec.name): \(total) runs (\(runs.count) run now) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; wrote \(out)/trajectories.csv and \(out)/summary.csv\n".utf8))
         } catch {

@@ -166,3 +166,19 @@ import Testing
         #expect(seen.sorted() == Array(0..<spec.runs.count))
     }
 }
+
+/// A bad instance named by an experiment stops the sweep before the output directory is made.
+@Suite struct SweepInstanceErrorTests {
+    @Test func badInstanceFailsBeforeTheDirectoryIsMade() throws {
+        let directory = try temporaryDirectory()
+        try "{\"featureBound\": 1, \"beta\": 0, \"reference\": {\"theta\": [0]}, \"dpo\": [{\"features\": [[1], [0]], \"chosen\": 0, \"rejected\": 1}], \"sft\": [{\"features\": [[1], [0]], \"target\": 0}]}"
+            .write(to: directory.appendingPathComponent("bad.json"), atomically: true, encoding: .utf8)
+        let yaml = directory.appendingPathComponent("e.yaml")
+        try "instances: [bad.json]\nmethods: [alright]\nlambdas: [0.5]\nsteps: [10]\nseeds: [0]\nschedules: [{name: constant, rate: 0.1}]\n"
+            .write(to: yaml, atomically: true, encoding: .utf8)
+        let out = directory.appendingPathComponent("out")
+        let result = try runCLI(["sweep", yaml.path, "--out", out.path])
+        #expect(result.status != 0 && result.stderr.contains("bad.json") && result.stderr.contains("beta"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+}

@@ -57,9 +57,27 @@ public struct SweepRunner: Sendable {
         return all.filter { $0.id % shard.count == shard.index }
     }
 
-    /// Checks the directory and writes experiment.json; returns the runs still to do. Throws before any
-    /// run starts when the directory holds another experiment or finished files without --resume/--force.
-    public func prepare() throws -> [ExperimentSpec.Run] {
+    /// What `prepare` found: the loaded instances and the runs still to do.
+    public struct Plan: Sendable {
+        public var problems: [Problem]
+        public var runs: [ExperimentSpec.Run]
+    }
+
+    /// Loads every instance and checks every run against it, then checks the directory and writes
+    /// experiment.json. Throws before touching the directory when an instance or a run is bad, and before
+    /// any run starts when the directory holds another experiment, or a sweep without --resume/--force.
+    public func prepare() throws -> Plan {
+        var problems: [Problem] = []
+        for file in spec.instances {
+            do { problems.append(Problem(try InstanceLoader.load(path: file))) } catch {
+                throw Failure(description: error.description)
+            }
+        }
+        for run in ownedRuns {
+            do { try run.spec.validate(dimension: problems[run.instance].dimension) } catch {
+                throw Failure(description: "run \(run.id) (\(spec.instances[run.instance])): \(error)")
+            }
+        }
         let fm = FileManager.default
         do {
             try fm.createDirectory(atPath: partsDirectory, withIntermediateDirectories: true)
@@ -86,7 +104,7 @@ public struct SweepRunner: Sendable {
         }
         try write(manifestJSON, to: manifest)
         let done = Set((try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [])
-        return ownedRuns.filter { !done.contains(Self.partName($0.id, "summary")) }
+        return Plan(problems: problems, runs: ownedRuns.filter { !done.contains(Self.partName($0.id, "summary")) })
     }
 
     var shardText: String? { options.shard.map { "\($0.index)/\($0.count)" } }
@@ -118,14 +136,9 @@ public struct SweepRunner: Sendable {
         do { try AtomicFile.write(text, to: path) } catch { throw Failure(description: error.description) }
     }
 
-    /// Runs `runs` (from `prepare`) and assembles the CSVs. `progress(done, total)` is called after each run.
-    public func run(_ runs: [ExperimentSpec.Run], progress: @escaping @Sendable (Int, Int) -> Void) throws {
-        var problems: [Problem] = []
-        for file in spec.instances {
-            do { problems.append(Problem(try InstanceLoader.load(path: file))) } catch {
-                throw Failure(description: error.description)
-            }
-        }
+    /// Runs the plan's runs and assembles the CSVs. `progress(done, total)` is called after each run.
+    public func run(_ plan: Plan, progress: @escaping @Sendable (Int, Int) -> Void) throws {
+        let (problems, runs) = (plan.problems, plan.runs)
         let dimension = problems.map(\.dimension).max() ?? 0
         // Exact optima once per (instance, lambda), in parallel too.
         let pairs = problems.indices.flatMap { i in spec.lambdas.map { (i, $0) } }
@@ -135,11 +148,6 @@ public struct SweepRunner: Sendable {
         }
         var optima: [String: OptimalValues] = [:]
         for (k, pair) in pairs.enumerated() { optima["\(pair.0) \(pair.1)"] = solved[k] }
-        for run in runs {
-            do { try run.spec.validate(dimension: problems[run.instance].dimension) } catch {
-                throw Failure(description: "run \(run.id): \(error)")
-            }
-        }
         let total = ownedRuns.count
         let alreadyDone = total - runs.count
         let counter = Counter(start: alreadyDone)
