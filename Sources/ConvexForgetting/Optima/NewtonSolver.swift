@@ -43,7 +43,7 @@ public struct NewtonSolver: Sendable {
             // Without a minimizer the gradient vanishes only in the limit: stop on the value instead.
             if attained ? gradientNorm <= tolerance : gradientNorm == 0 { break }
             iterations += 1
-            var h = problem.hessian(objective, at: theta)
+            let h = problem.hessian(objective, at: theta)
             var delta = min(1, gradientNorm)
             var direction: [Double]?
             while direction == nil {
@@ -56,7 +56,6 @@ public struct NewtonSolver: Sendable {
                 }
             }
             guard let p = direction else { break }
-            h.removeAll()
             let slope = zip(g, p).reduce(0) { $0 + $1.0 * $1.1 }  // g . p < 0
             var step = 1.0
             var accepted = false
