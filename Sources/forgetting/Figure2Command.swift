@@ -48,11 +48,7 @@ struct Figure2Command: ParsableCommand {
             throw ValidationError("--out: cannot create directory \(out)")
         }
         for name in Self.files + ["figure2.png", "figure2.pdf"] {
-            do {
-                try AtomicFile.checkWritable((out as NSString).appendingPathComponent(name), force: force)
-            } catch {
-                throw ValidationError("--out: \(error)")
-            }
+            try checkOutput(path(name), force: force, flag: "--out")
         }
     }
 
@@ -86,15 +82,11 @@ struct Figure2Command: ParsableCommand {
             ("threshold", JSON.number(Figure2.threshold)), ("jointSteps", "\(Figure2.jointSteps)"),
             ("thetaRef", JSON.vector(problem.thetaRef)), ("instance", "\"Experiments/instances/figure2.json\""),
         ]) + "\n"
-        do {
-            try AtomicFile.write(trajectories, to: path("trajectories.csv"))
-            try AtomicFile.write(landscape.csv, to: path("landscape.csv"))
-            try AtomicFile.write(pareto.csv, to: path("pareto.csv"))
-            try AtomicFile.write(summary, to: path("summary.csv"))
-            try AtomicFile.write(manifest, to: path("manifest.json"))
-        } catch {
-            throw CommandFailure(error.description)
-        }
+        try writeOutput(trajectories, to: path("trajectories.csv"))
+        try writeOutput(landscape.csv, to: path("landscape.csv"))
+        try writeOutput(pareto.csv, to: path("pareto.csv"))
+        try writeOutput(summary, to: path("summary.csv"))
+        try writeOutput(manifest, to: path("manifest.json"))
         let solved = Date().timeIntervalSince(started)
 
         print("Figure 2 (lambda = \(lambda)): f*_DPO = \(fmt(optima.dpo.value)), f*_SFT = \(fmt(optima.sft.value)), f*_mix = \(fmt(optima.mix.value))\n")

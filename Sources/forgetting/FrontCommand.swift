@@ -19,13 +19,13 @@ struct FrontCommand: ParsableCommand {
 
     func validate() throws {
         guard points >= 2 else { throw ValidationError("--points must be at least 2, got \(points)") }
-        do { try AtomicFile.checkWritable(out, force: force) } catch { throw ValidationError("--out: \(error)") }
+        try checkOutput(out, force: force, flag: "--out")
     }
 
     func run() throws {
         let problem = try instance.load()
         let front = ParetoFront(problem: problem, count: points)
-        do { try AtomicFile.write(front.csv, to: out) } catch { throw CommandFailure(error.description) }
+        try writeOutput(front.csv, to: out)
         let unattained = front.points.filter { !$0.optimum.attained }.count
         print("wrote \(out): \(points) lambdas\(unattained > 0 ? ", \(unattained) with the minimum not attained (infimum reported)" : "")")
     }

@@ -4,16 +4,24 @@ import Foundation
 
 /// `--instance FILE`, loaded and validated once.
 struct InstanceOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Instance file (JSON).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Instance: a JSON file or a directory of .npy arrays.", valueName: "path"))
     var instance: String
 
-    func load() throws -> Problem {
-        do {
-            return Problem(try InstanceLoader.load(path: instance))
-        } catch {
-            throw CommandFailure(error.description)
-        }
+    func load() throws -> Problem { try loadProblem(instance) }
+}
+
+/// A default file of the repository: as given when it exists, else under the repository that holds Plots/.
+func repositoryFile(_ path: String) -> String {
+    if FileManager.default.fileExists(atPath: path) { return path }
+    if let root = Plotting.repository() {
+        let candidate = root.appendingPathComponent(path).path
+        if FileManager.default.fileExists(atPath: candidate) { return candidate }
     }
+    return path
+}
+
+func loadProblem(_ path: String) throws -> Problem {
+    do { return Problem(try InstanceLoader.load(path: repositoryFile(path))) } catch { throw CommandFailure(error.description) }
 }
 
 /// A failure turned into a one-line message and exit status 1 by ArgumentParser.
@@ -78,4 +86,14 @@ func fmt(_ x: Double, _ digits: Int = 6) -> String {
     let magnitude = abs(x)
     if magnitude >= 1e-3 && magnitude < 1e6 { return String(format: "%.\(digits)f", x) }
     return String(format: "%.\(max(1, digits - 2))e", x)
+}
+
+/// Fails validation unless `path` can be written (directory exists; no file there without --force).
+func checkOutput(_ path: String, force: Bool, flag: String) throws {
+    do { try AtomicFile.checkWritable(path, force: force) } catch { throw ValidationError("\(flag): \(error)") }
+}
+
+/// Writes a whole output file (temporary name, then rename), turning failure into a one-line error.
+func writeOutput(_ text: String, to path: String) throws {
+    do { try AtomicFile.write(text, to: path) } catch { throw CommandFailure(error.description) }
 }

@@ -98,7 +98,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         _ = try options.spec()
-        do { try AtomicFile.checkWritable(out, force: force) } catch { throw ValidationError("--out: \(error)") }
+        try checkOutput(out, force: force, flag: "--out")
     }
 
     func run() throws {

@@ -8,20 +8,6 @@ struct VerifyCommand: ParsableCommand {
         subcommands: [Theorem33Command.self, Theorem41Command.self])
 }
 
-/// A default file of the repository: as given when it exists, else under the repository that holds Plots/.
-func repositoryFile(_ path: String) -> String {
-    if FileManager.default.fileExists(atPath: path) { return path }
-    if let root = Plotting.repository() {
-        let candidate = root.appendingPathComponent(path).path
-        if FileManager.default.fileExists(atPath: candidate) { return candidate }
-    }
-    return path
-}
-
-func loadProblem(_ path: String) throws -> Problem {
-    do { return Problem(try InstanceLoader.load(path: repositoryFile(path))) } catch { throw CommandFailure(error.description) }
-}
-
 func parseList<T>(_ text: String, flag: String, _ convert: (String) -> T?) throws -> [T] {
     let items = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
     var values: [T] = []
@@ -68,7 +54,7 @@ struct Theorem33Command: ParsableCommand {
         if let horizons { _ = try parseHorizons(horizons) }
         guard alrightSteps >= 1 else { throw ValidationError("--alright-steps must be >= 1") }
         if let csv {
-            do { try AtomicFile.checkWritable(csv, force: force) } catch { throw ValidationError("--csv: \(error)") }
+            try checkOutput(csv, force: force, flag: "--csv")
         }
     }
 
@@ -115,7 +101,7 @@ struct Theorem33Command: ParsableCommand {
                                       "\(cell.passed)", CSV.number(alright)])
                 }
             }
-            do { try AtomicFile.write(text, to: csv) } catch { throw CommandFailure(error.description) }
+            try writeOutput(text, to: csv)
         }
         let uncertified = report.uncertified.count
         print("\n\(report.checkedCells) cells checked past T0, \(report.failures) below the floor; \(uncertified) of \(report.rows.count) rows certified nothing (T0 beyond the horizons).")
@@ -176,7 +162,7 @@ struct Theorem41Command: ParsableCommand {
         guard alpha0.isFinite, alpha0 > 0 else { throw ValidationError("--alpha0 must be a finite number > 0") }
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1") }
         if let csv {
-            do { try AtomicFile.checkWritable(csv, force: force) } catch { throw ValidationError("--csv: \(error)") }
+            try checkOutput(csv, force: force, flag: "--csv")
         }
     }
 
@@ -225,7 +211,7 @@ struct Theorem41Command: ParsableCommand {
                                       CSV.number(row.slope), "\(seeds)", CSV.number(alpha0)])
                 }
             }
-            do { try AtomicFile.write(text, to: csv) } catch { throw CommandFailure(error.description) }
+            try writeOutput(text, to: csv)
         }
         let exceeded = rows.flatMap(\.cells).filter { !$0.passed }.count
         let propA1 = rows.allSatisfy { $0.dpoGradientRatio <= 1 + 1e-12 && $0.sftGradientRatio <= 1 + 1e-12 }

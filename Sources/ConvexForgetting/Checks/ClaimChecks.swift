@@ -81,13 +81,11 @@ public struct ClaimChecks: Sendable {
                 for k in 0..<d { linear += g[k] * (y[k] - theta[k]) }
                 worse(&convexity, (linear - fy) / (1 + abs(fy)), "\(at) towards point \((p + 1) % thetas.count)")
             }
-            for i in 0..<problem.dpo.count {
-                let g = problem.datumGradient(.dpo, datum: i, at: theta).gradient
-                worse(&dpoRatio, norm(g) / (2 * problem.beta * problem.featureBound), "dpo datum \(i) at point \(p)")
+            for (i, n) in problem.datumGradientNorms(.dpo, at: theta).enumerated() {
+                worse(&dpoRatio, n / (2 * problem.beta * problem.featureBound), "dpo datum \(i) at point \(p)")
             }
-            for i in 0..<problem.sft.count {
-                let g = problem.datumGradient(.sft, datum: i, at: theta).gradient
-                worse(&sftRatio, norm(g) / (2 * problem.featureBound), "sft datum \(i) at point \(p)")
+            for (i, n) in problem.datumGradientNorms(.sft, at: theta).enumerated() {
+                worse(&sftRatio, n / (2 * problem.featureBound), "sft datum \(i) at point \(p)")
             }
         }
         let scale = max(1, problem.featureBound * problem.featureBound * max(1, problem.beta * problem.beta))
@@ -111,5 +109,4 @@ public struct ClaimChecks: Sendable {
         zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
     }
     private func maxAbs(_ a: [Double]) -> Double { a.reduce(0) { max($0, abs($1)) } }
-    private func norm(_ a: [Double]) -> Double { a.reduce(0) { $0 + $1 * $1 }.squareRoot() }
 }

@@ -39,20 +39,8 @@ public enum AtomicFile {
     }
 
     public static func write(_ data: Data, to path: String) throws(OutputError) {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
-        do {
-            try data.write(to: temporary)
-            guard rename(temporary.path, url.path) == 0 else {
-                throw OutputError(path: path, message: "cannot rename the temporary file into place (errno \(errno))")
-            }
-        } catch let error as OutputError {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw OutputError(path: path, message: "cannot write (\(InstanceFile.reason(error)))")
-        }
+        let file = try StreamingFile(path: path)
+        file.write(data)
+        try file.commit()
     }
 }

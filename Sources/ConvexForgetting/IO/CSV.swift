@@ -65,6 +65,11 @@ public final class StreamingFile {
         fputs(text, handle)
     }
 
+    public func write(_ data: Data) {
+        guard let handle else { return }
+        data.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, handle) }
+    }
+
     public func commit() throws(OutputError) {
         guard let h = handle else { return }
         handle = nil

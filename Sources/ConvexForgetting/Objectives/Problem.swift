@@ -159,6 +159,14 @@ public struct Problem: Sendable {
         return (loss, gradient)
     }
 
+    /// ||datum gradient|| for every datum of `objective` (dpo or sft) at theta: what Prop. A.1 bounds by
+    /// 2 beta Phi (DPO) and 2 Phi (SFT).
+    public func datumGradientNorms(_ objective: Objective, at theta: [Double]) -> [Double] {
+        (0..<dataCount(objective)).map { i in
+            datumGradient(objective, datum: i, at: theta).gradient.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        }
+    }
+
     /// The number of data of an objective (dpo or sft).
     public func dataCount(_ objective: Objective) -> Int {
         switch objective {

@@ -49,17 +49,15 @@ public struct SFTLoss: Sendable {
             datum(i, theta, coefficient: coefficient, gradient: gradient, value: value, logits: logits)
         }
 
-        /// Datum i: adds `coefficient` times its gradient to `gradient` (when given) and returns its loss
-        /// (when `value`, else 0). Pass 1 over the K x d block: logits; pass 2, while the block is in
-        /// cache: the gradient accumulation.
+        /// Pass 1 over datum i's K x d block: the logits l_j, their maximum m, and e^{l_j - m} written to
+        /// `logits` (the maximum's own e^0 = 1 without calling exp), with their sum and the target's logit.
         @inline(__always)
-        func datum(_ i: Int, _ theta: UnsafePointer<Double>, coefficient: Double,
-                   gradient: UnsafeMutablePointer<Double>?, value: Bool, logits: UnsafeMutablePointer<Double>) -> Double {
+        func exponentials(_ i: Int, _ theta: UnsafePointer<Double>, into logits: UnsafeMutablePointer<Double>)
+            -> (block: UnsafePointer<Double>, outputs: Int, largest: Double, targetLogit: Double, sum: Double) {
             let d = dimension
             let first = offsets[i]
             let k = offsets[i + 1] - first
             let block = phi + first * d
-            let target = targets[i]
             var largest = -Double.infinity
             var top = 0
             for j in 0..<k {
@@ -70,14 +68,25 @@ public struct SFTLoss: Sendable {
                     top = j
                 }
             }
-            let targetLogit = logits[target]
+            let targetLogit = logits[targets[i]]
             var sum = 0.0
             for j in 0..<k {
-                // e^{l_top - m} = e^0 = 1 exactly: one exponential saved per datum.
                 let e = j == top ? 1 : exp(logits[j] - largest)
                 logits[j] = e
                 sum += e
             }
+            return (block, k, largest, targetLogit, sum)
+        }
+
+        /// Datum i: adds `coefficient` times its gradient to `gradient` (when given) and returns its loss
+        /// (when `value`, else 0). Pass 1 over the K x d block: logits; pass 2, while the block is in
+        /// cache: the gradient accumulation.
+        @inline(__always)
+        func datum(_ i: Int, _ theta: UnsafePointer<Double>, coefficient: Double,
+                   gradient: UnsafeMutablePointer<Double>?, value: Bool, logits: UnsafeMutablePointer<Double>) -> Double {
+            let d = dimension
+            let target = targets[i]
+            let (block, k, largest, targetLogit, sum) = exponentials(i, theta, into: logits)
             if let g = gradient {
                 let inverse = coefficient / sum
                 for j in 0..<k {
@@ -188,27 +197,15 @@ public struct SFTLoss: Sendable {
         withView { view in
             rows.withUnsafeMutableBufferPointer { rp in
                 mean.withUnsafeMutableBufferPointer { mp in
-                    let (phi, offsets, p) = (view.phi, view.offsets, view.logits)
+                    let p = view.logits
                     let r = rp.baseAddress!, m = mp.baseAddress!
                     var filled = 0
                     for i in 0..<n {
-                        let first = offsets[i]
-                        let k = offsets[i + 1] - first
-                        if filled + k > rowsPerChunk {
+                        if filled + view.offsets[i + 1] - view.offsets[i] > rowsPerChunk {
                             LinearAlgebra.addGram(r, rows: filled, n: d, alpha: alpha, into: hessian)
                             filled = 0
                         }
-                        let block = phi + first * d
-                        var largest = -Double.infinity
-                        for j in 0..<k {
-                            p[j] = Kernels.dot(block + j * d, theta, d)
-                            largest = max(largest, p[j])
-                        }
-                        var sum = 0.0
-                        for j in 0..<k {
-                            p[j] = exp(p[j] - largest)
-                            sum += p[j]
-                        }
+                        let (block, k, _, _, sum) = view.exponentials(i, theta, into: p)
                         m.update(repeating: 0, count: d)
                         for j in 0..<k {
                             p[j] /= sum

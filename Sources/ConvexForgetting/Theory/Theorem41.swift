@@ -154,17 +154,12 @@ public struct Theorem41Verification: Sendable {
         return rows
     }
 
+    /// The running maxima of the per-datum gradient norms over 2 beta Phi and 2 Phi (Prop. A.1).
     func maxRatio(_ problem: Problem, _ theta: [Double], _ current: (Double, Double)) -> (Double, Double) {
-        var (a, b) = current
-        for i in 0..<problem.dpo.count {
-            let g = problem.datumGradient(.dpo, datum: i, at: theta).gradient
-            a = max(a, g.reduce(0) { $0 + $1 * $1 }.squareRoot() / (2 * problem.beta * problem.featureBound))
-        }
-        for i in 0..<problem.sft.count {
-            let g = problem.datumGradient(.sft, datum: i, at: theta).gradient
-            b = max(b, g.reduce(0) { $0 + $1 * $1 }.squareRoot() / (2 * problem.featureBound))
-        }
-        return (a, b)
+        let dpo = problem.datumGradientNorms(.dpo, at: theta).max() ?? 0
+        let sft = problem.datumGradientNorms(.sft, at: theta).max() ?? 0
+        return (max(current.0, dpo / (2 * problem.beta * problem.featureBound)),
+                max(current.1, sft / (2 * problem.featureBound)))
     }
 
     /// Least squares slope of log(mean) on log(T) over cells with a positive mean.
