@@ -9,22 +9,13 @@ optima and the end marked; the second row is the loss-space trajectory (f_DPO, f
 (f*_DPO, f*_SFT) and the exact Pareto front (minimizers of f_mix,lambda over a lambda grid).
 Needs matplotlib only (CSV is read with the standard library).
 """
-import csv
 import os
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from common import plt, read, save
 
 METHODS = [("sequential", "(a) Sequential"), ("alright", "(b) ALRIGHT"), ("maxright", "(c) MAXRIGHT")]
 COLOURS = {"sequential": "tab:red", "alright": "tab:green", "maxright": "tab:purple"}
-
-
-def read(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def main(directory):
@@ -97,11 +88,7 @@ def main(directory):
     fig.suptitle(rf"Sequential forgets; ALRIGHT and MAXRIGHT reach a trade-off ($\lambda$ = {lam:g})")
     fig.tight_layout(rect=(0, 0, 1, 1))
     fig.subplots_adjust(hspace=0.42)
-    for extension in ("png", "pdf"):
-        target = os.path.join(directory, f"figure2.{extension}")
-        temporary = os.path.join(directory, f".figure2.{os.getpid()}.{extension}")
-        fig.savefig(temporary, dpi=130)
-        os.replace(temporary, target)
+    save(fig, directory, "figure2")
 
 
 if __name__ == "__main__":

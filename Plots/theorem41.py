@@ -5,6 +5,10 @@ Usage: python3 Plots/theorem41.py SWEEP_DIR BOUNDS_CSV
   SWEEP_DIR   from `forgetting sweep Experiments/theorem41.yaml --out SWEEP_DIR` (final gaps per seed)
   BOUNDS_CSV  from `forgetting verify theorem41 --csv BOUNDS_CSV` (D, M and alpha0 per instance and lambda)
 Writes SWEEP_DIR/theorem41.png and .pdf.
+
+Runs and bounds are joined by instance name: summary.csv's instance_name (the instance's own "name") against
+the bounds' instance column. Summaries without instance_name (older sweeps) fall back to the file stem of
+their instance column, with a warning. An instance on one side only is an error.
 """
 import math
 import os
@@ -19,27 +23,47 @@ def bound(T, d, m, alpha0):
 
 
 def main(directory, bounds_path):
-    summary = read(f"{directory}/summary.csv")
+    summary_path = f"{directory}/summary.csv"
+    summary = read(summary_path)
     bounds = read(bounds_path)
+    if not summary:
+        sys.exit(f"theorem41.py: {summary_path} has no runs")
     constants = {}
     for b in bounds:
         constants[(b["instance"], float(b["lambda"]))] = (float(b["distance"]), float(b["paper_m"]), float(b["tight_m"]), float(b["alpha0"]))
+    # Join on the instance's own name (the bounds' instance column). Older sweeps have no instance_name column:
+    # then the file stem of the instance path stands in, which matches only where file and name agree.
+    stems = [r for r in summary if not r.get("instance_name")]
+    if stems:
+        reason = "has no instance_name column" if "instance_name" not in summary[0] else f"has {len(stems)} runs without an instance_name"
+        print(f"theorem41.py: warning: {summary_path} {reason} (an older sweep?); matching those runs to {bounds_path} "
+              "by the file stem of their instance path instead", file=sys.stderr)
     gaps = defaultdict(list)
+    files = {}
     for r in summary:
-        name = os.path.splitext(os.path.basename(r["instance"]))[0]
+        name = r.get("instance_name") or os.path.splitext(os.path.basename(r["instance"]))[0]
+        if files.setdefault(name, r["instance"]) != r["instance"]:
+            sys.exit(f"theorem41.py: instance {name!r} names two instance files in {summary_path}: {files[name]} and {r['instance']}")
         gaps[(name, float(r["lambda"]), int(r["steps"]))].append(float(r["gap_mix"]))
-    # Instance names in the bounds CSV are the instances' own names; the sweep has file names: match by order.
-    files = sorted({k[0] for k in gaps}, key=lambda n: [os.path.splitext(os.path.basename(r["instance"]))[0] for r in summary].index(n))
-    names = list(dict.fromkeys(b["instance"] for b in bounds))
+    names = list(files)  # in sweep order
+    bounded = list(dict.fromkeys(b["instance"] for b in bounds))
+    for name in names:
+        if name not in bounded:
+            hint = " (the file stem stands in for instance_name: re-run the sweep for instance names)" if stems else ""
+            sys.exit(f"theorem41.py: instance {name!r} ({files[name]}) of {summary_path} has no row in {bounds_path}, "
+                     f"which has {', '.join(bounded) or 'no instances'}{hint}")
+    for name in bounded:
+        if name not in files:
+            sys.exit(f"theorem41.py: instance {name!r} of {bounds_path} has no runs in {summary_path}, which has {', '.join(names)}")
     lambdas = sorted({k[1] for k in gaps})
-    fig, axes = plt.subplots(len(files), len(lambdas), figsize=(4.6 * len(lambdas), 3.6 * len(files)), squeeze=False)
-    for i, (file, name) in enumerate(zip(files, names)):
+    fig, axes = plt.subplots(len(names), len(lambdas), figsize=(4.6 * len(lambdas), 3.6 * len(names)), squeeze=False)
+    for i, name in enumerate(names):
         for j, lam in enumerate(lambdas):
             ax = axes[i][j]
-            horizons = sorted({k[2] for k in gaps if k[0] == file and k[1] == lam})
+            horizons = sorted({k[2] for k in gaps if k[0] == name and k[1] == lam})
             means, lows, highs = [], [], []
             for T in horizons:
-                values = gaps[(file, lam, T)]
+                values = gaps[(name, lam, T)]
                 n = len(values)
                 mean = sum(values) / n
                 sd = math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, n - 1))
@@ -49,7 +73,7 @@ def main(directory, bounds_path):
             # The sweep's T counts updates; the theorem's theta_T follows T - 1 updates: plot at T + 1.
             xs = [T + 1 for T in horizons]
             ax.fill_between(xs, lows, highs, color="tab:green", alpha=0.25, label="95% interval")
-            ax.plot(xs, means, "o-", color="tab:green", ms=3, label=f"ALRIGHT mean gap ({len(gaps[(file, lam, horizons[0])])} seeds)")
+            ax.plot(xs, means, "o-", color="tab:green", ms=3, label=f"ALRIGHT mean gap ({len(gaps[(name, lam, horizons[0])])} seeds)")
             if (name, lam) in constants:
                 d, paper_m, tight_m, alpha0 = constants[(name, lam)]
                 grid = [10 ** (k / 20) for k in range(20, 20 * 6 + 1)]
@@ -59,7 +83,7 @@ def main(directory, bounds_path):
             ax.set_yscale("log")
             ax.grid(alpha=0.3, which="both")
             ax.set_title(f"{name}, $\\lambda$ = {lam:g}", fontsize=9)
-            if i == len(files) - 1:
+            if i == len(names) - 1:
                 ax.set_xlabel("T")
             if j == 0:
                 ax.set_ylabel(r"$E[G_{mix,\lambda}(\theta_T)]$")
