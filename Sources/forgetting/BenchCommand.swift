@@ -2,6 +2,11 @@ import ArgumentParser
 import ConvexForgetting
 import Foundation
 
+/// The benchmark cases.
+enum BenchCase: String, CaseIterable, ExpressibleByArgument {
+    case toy, large, hessian, tiny, bandwidth, exp, load
+}
+
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -18,8 +23,8 @@ struct BenchCommand: ParsableCommand {
         --coins FILE writes ALRIGHT's coin flips (1 = DPO step) as a uint8 .npy, so the baselines make the same steps.
         """)
 
-    @Argument(help: "toy, large, hessian, tiny, bandwidth or exp.")
-    var benchCase: String
+    @Argument(help: "The case.")
+    var benchCase: BenchCase
 
     @Option(help: "Instance (JSON file or .npy directory); default per case.")
     var instance: String?
@@ -40,9 +45,6 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard ["toy", "large", "hessian", "tiny", "bandwidth", "exp", "load"].contains(benchCase) else {
-            throw ValidationError("unknown case '\(benchCase)' (expected toy, large, hessian, tiny, bandwidth, exp or load)")
-        }
         try checkLambda(lambda)
         if let steps, steps < 1 { throw ValidationError("--steps must be >= 1") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be >= 1") }
@@ -50,25 +52,25 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         switch benchCase {
-        case "hessian": try hessian()
-        case "bandwidth": bandwidth()
-        case "exp": expLatency()
-        case "load": try load()
-        default: try alright()
+        case .hessian: try hessian()
+        case .bandwidth: bandwidth()
+        case .exp: expLatency()
+        case .load: try load()
+        case .toy, .large, .tiny: try alright()
         }
     }
 
     func defaultInstance() -> String {
         switch benchCase {
-        case "toy": return repositoryFile("Experiments/instances/figure2.json")
-        case "large", "load": return "out/bench/large"
-        case "hessian": return "out/bench/hessian"
-        default: return ""
+        case .toy: return repositoryFile(Figure2.instancePath)
+        case .large, .load: return "out/bench/large"
+        case .hessian: return "out/bench/hessian"
+        case .tiny, .bandwidth, .exp: return ""
         }
     }
 
     func loadInstance() throws -> Problem {
-        if benchCase == "tiny", instance == nil {
+        if benchCase == .tiny, instance == nil {
             return Problem(try Instance.random(RandomInstanceSpec(dimension: 3, outputs: 3, dpoCount: 4, sftCount: 4, seed: 1)))
         }
         let path = instance ?? defaultInstance()
@@ -79,8 +81,8 @@ struct BenchCommand: ParsableCommand {
 
     func alright() throws {
         let problem = try loadInstance()
-        let count = steps ?? (benchCase == "toy" ? 2_000_000 : benchCase == "large" ? 200 : 1000)
-        let spec = RunSpec(method: .alright, lambda: lambda, steps: count, schedule: .constant(benchCase == "toy" ? 0.01 : 0.1),
+        let count = steps ?? (benchCase == .toy ? 2_000_000 : benchCase == .large ? 200 : 1000)
+        let spec = RunSpec(method: .alright, lambda: lambda, steps: count, schedule: .constant(benchCase == .toy ? 0.01 : 0.1),
                            seed: 0, record: .final, start: problem.defaultStart)
         // Only the loop is timed and no gaps are reported: skip the exact solver (and its memory).
         let optima = OptimalValues.unknown(lambda: lambda, dimension: problem.dimension)
@@ -194,12 +196,12 @@ struct BenchCommand: ParsableCommand {
     func report(perUnit: Double, unit: String, theta: [Double], extra: [(String, String)]) {
         let checksum = theta.reduce(0, +)
         if json {
-            print(JSON.object([("case", "\"\(benchCase)\""), ("secondsPer\(unit.capitalized)", JSON.number(perUnit)),
+            print(JSON.object([("case", "\"\(benchCase.rawValue)\""), ("secondsPer\(unit.capitalized)", JSON.number(perUnit)),
                                ("checksum", JSON.number(checksum)), ("result", JSON.vector(theta))] + extra))
         } else {
             let scaled = perUnit < 1e-6 ? String(format: "%.2f ns", perUnit * 1e9)
                 : perUnit < 1e-3 ? String(format: "%.2f us", perUnit * 1e6) : String(format: "%.3f ms", perUnit * 1e3)
-            print("\(benchCase): \(scaled) per \(unit); checksum \(checksum)")
+            print("\(benchCase.rawValue): \(scaled) per \(unit); checksum \(checksum)")
         }
     }
 }

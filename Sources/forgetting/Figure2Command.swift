@@ -8,14 +8,18 @@ struct Figure2Command: ParsableCommand {
         abstract: "Reproduce the paper's toy Figure 2: Sequential vs ALRIGHT vs MAXRIGHT on a 2-parameter instance.",
         discussion: """
         Paper settings (Appendix D.1): rate 0.01; Sequential DPO then SFT, up to 10,000 steps per phase, \
-        threshold 0.05; ALRIGHT and MAXRIGHT 20,000 steps. The instance is built in (also at \
-        Experiments/instances/figure2.json). Writes DIR/trajectories.csv, landscape.csv, pareto.csv, \
-        summary.csv, manifest.json, and figure2.png and figure2.pdf when Python with matplotlib is found \
-        (Plots/figure2.py; `bash .ci/setup --plots` makes one in .venv).
+        threshold 0.05; ALRIGHT and MAXRIGHT 20,000 steps. The instance is \
+        Experiments/instances/figure2.json (found from any working directory; --instance names another \
+        2-parameter instance). Writes DIR/trajectories.csv, landscape.csv, pareto.csv, summary.csv (the \
+        sweep's run-summary schema, one row per method), manifest.json, and figure2.png and figure2.pdf when \
+        Python with matplotlib is found (Plots/figure2.py; `bash .ci/setup --plots` makes one in .venv).
         """)
 
     @Option(help: ArgumentHelp("Output directory (created if missing).", valueName: "dir"))
     var out = "out/figure2"
+
+    @Option(help: ArgumentHelp("A 2-parameter instance (default: the repository's \(Figure2.instancePath)).", valueName: "path"))
+    var instance: String?
 
     @Option(parsing: .unconditional, help: "Trade-off lambda in [0, 1].")
     var lambda = 0.5
@@ -37,18 +41,24 @@ struct Figure2Command: ParsableCommand {
     func validate() throws {
         try checkLambda(lambda)
         do { _ = try RecordMode(parsing: record) } catch { throw ValidationError("--record: \(error)") }
-        try prepareDirectory()
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw ValidationError("--out: \(out) exists and is not a directory") }
+            for name in Self.files + ["figure2.png", "figure2.pdf"] {
+                try checkOutput(path(name), force: force, flag: "--out")
+            }
+        }
     }
 
-    /// Creates DIR if needed and checks that every output can be written.
+    /// Creates DIR if needed (after validation, before the work) and checks that every output can be written.
     func prepareDirectory() throws {
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {
-            throw ValidationError("--out: cannot create directory \(out)")
+            throw CommandFailure("--out: cannot create directory \(out)")
         }
         for name in Self.files + ["figure2.png", "figure2.pdf"] {
-            try checkOutput(path(name), force: force, flag: "--out")
+            do { try AtomicFile.checkWritable(path(name), force: force) } catch { throw CommandFailure("--out: \(error)") }
         }
     }
 
@@ -56,42 +66,58 @@ struct Figure2Command: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let instance = try InstanceFile.decode(Data(Figure2.instanceJSON.utf8))
-        let problem = Problem(instance)
+        let instancePath = instance ?? repositoryFile(Figure2.instancePath)
+        let problem = try loadProblem(instancePath)
+        guard problem.dimension == 2 else {
+            throw CommandFailure("--instance: \(instancePath) has dimension \(problem.dimension); Figure 2 draws 2 parameters")
+        }
+        try prepareDirectory()
         let optima = OptimalValues(problem: problem, lambda: lambda)
         let trainer = Trainer(problem: problem, optima: optima)
         let recordMode = try RecordMode(parsing: record)
-        var trajectories = RunCSV.trajectoryHeader(dimension: 2)
-        var summary = RunCSV.summaryHeader(dimension: 2)
+        let trajectoryTable = RunTable.trajectory(dimension: 2)
+        var trajectories: [[String]] = []
+        var summary: [[String]] = []
         var points: [[Double]] = [optima.dpo.theta, optima.sft.theta, optima.mix.theta]
         var results: [(RunSpec, RunResult)] = []
-        for spec in Figure2.runs(lambda: lambda, seed: seed, record: recordMode) {
+        let shownInstance = instance ?? Figure2.instancePath
+        for (id, spec) in Figure2.runs(lambda: lambda, seed: seed, record: recordMode).enumerated() {
+            let runStarted = Date()
+            let labels = RunTable.Labels(spec)
             let result = trainer.run(spec) { row in
-                trajectories += RunCSV.trajectoryLine(spec, row)
+                trajectories.append(RunTable.trajectoryFields(labels, row, dimension: 2))
                 points.append(row.theta)
             }
-            summary += RunCSV.summaryLine(spec, result)
+            summary.append(RunTable.summaryFields(runID: id, instance: shownInstance, instanceName: problem.instance.name,
+                                                  spec: spec, result: result, dimension: 2,
+                                                  seconds: Date().timeIntervalSince(runStarted)))
             results.append((spec, result))
         }
-        let landscape = Landscape(problem: problem, covering: points)
-        let pareto = ParetoFront(problem: problem)
+        let landscape: Landscape
+        let pareto: ParetoFront
+        do {
+            landscape = try Landscape(problem: problem, covering: points)
+            pareto = try ParetoFront(problem: problem)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
         let manifest = JSON.object([
             ("command", "\"forgetting figure2\""), ("version", "\"\(toolkitVersion)\""),
             ("lambda", JSON.number(lambda)), ("seed", "\(seed)"), ("record", "\"\(recordMode)\""),
             ("learningRate", JSON.number(Figure2.learningRate)), ("sequentialPhaseSteps", "\(Figure2.sequentialPhaseSteps)"),
             ("threshold", JSON.number(Figure2.threshold)), ("jointSteps", "\(Figure2.jointSteps)"),
-            ("thetaRef", JSON.vector(problem.thetaRef)), ("instance", "\"Experiments/instances/figure2.json\""),
+            ("thetaRef", JSON.vector(problem.thetaRef)), ("instance", JSON.string(shownInstance)),
         ]) + "\n"
-        try writeOutput(trajectories, to: path("trajectories.csv"))
-        try writeOutput(landscape.csv, to: path("landscape.csv"))
-        try writeOutput(pareto.csv, to: path("pareto.csv"))
-        try writeOutput(summary, to: path("summary.csv"))
+        try writeTable(trajectoryTable, trajectories, to: path("trajectories.csv"))
+        try writeTable(Landscape.table, landscape.rows, to: path("landscape.csv"))
+        try writeTable(ParetoFront.table(dimension: 2), pareto.rows, to: path("pareto.csv"))
+        try writeTable(RunTable.summary(dimension: 2), summary, to: path("summary.csv"))
         try writeOutput(manifest, to: path("manifest.json"))
         let solved = Date().timeIntervalSince(started)
 
         print("Figure 2 (lambda = \(lambda)): f*_DPO = \(fmt(optima.dpo.value)), f*_SFT = \(fmt(optima.sft.value)), f*_mix = \(fmt(optima.mix.value))\n")
         let rows = results.map { spec, result in
-            [spec.method.rawValue, "\(result.steps)", fmt(result.final.fDPO), fmt(result.final.fSFT), fmt(result.final.gapDPO),
+            [spec.method.name.rawValue, "\(result.steps)", fmt(result.final.fDPO), fmt(result.final.fSFT), fmt(result.final.gapDPO),
              fmt(result.final.gapSFT), fmt(result.final.gapMix), fmt(result.final.idealDistance), "\(result.gradEvals)", "\(result.lossEvals)"]
         }
         print(formatTable(["method", "steps", "f_dpo", "f_sft", "gap_dpo", "gap_sft", "gap_mix", "ideal_distance",

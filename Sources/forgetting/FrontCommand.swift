@@ -18,14 +18,14 @@ struct FrontCommand: ParsableCommand {
     var force = false
 
     func validate() throws {
-        guard points >= 2 else { throw ValidationError("--points must be at least 2, got \(points)") }
         try checkOutput(out, force: force, flag: "--out")
     }
 
     func run() throws {
         let problem = try instance.load()
-        let front = ParetoFront(problem: problem, count: points)
-        try writeOutput(front.csv, to: out)
+        let front: ParetoFront
+        do { front = try ParetoFront(problem: problem, count: points) } catch { throw flagError(ArgumentError("points", error.message)) }
+        try writeTable(ParetoFront.table(dimension: problem.dimension), front.rows, to: out)
         let unattained = front.points.filter { !$0.optimum.attained }.count
         print("wrote \(out): \(points) lambdas\(unattained > 0 ? ", \(unattained) with the minimum not attained (infimum reported)" : "")")
     }

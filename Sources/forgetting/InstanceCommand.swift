@@ -2,6 +2,11 @@ import ArgumentParser
 import ConvexForgetting
 import Foundation
 
+/// How `instance random` writes an instance.
+enum InstanceFormat: String, CaseIterable, ExpressibleByArgument {
+    case json, npy
+}
+
 struct InstanceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "instance", abstract: "Make instance files.", subcommands: [RandomInstance.self])
@@ -21,7 +26,7 @@ struct RandomInstance: ParsableCommand {
     @Option(help: "Weight decay mu >= 0.") var weightDecay = 0.0
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: ArgumentHelp("Output: a JSON file, or with --format npy a directory of .npy arrays.", valueName: "path")) var out: String
-    @Option(help: "json or npy (a directory: instance.json plus dpo_features.npy, ... for large instances).") var format = "json"
+    @Option(help: "json, or npy (a directory: instance.json plus dpo_features.npy, ... for large instances).") var format = InstanceFormat.json
     @Flag(help: "Overwrite an existing output file.") var force = false
 
     func validate() throws {
@@ -31,7 +36,6 @@ struct RandomInstance: ParsableCommand {
         guard sft >= 1 else { throw ValidationError("--sft must be >= 1, got \(sft)") }
         guard bound.isFinite, bound > 0 else { throw ValidationError("--bound must be a finite number > 0, got \(bound)") }
         guard beta.isFinite, beta > 0 else { throw ValidationError("--beta must be a finite number > 0, got \(beta)") }
-        guard ["json", "npy"].contains(format) else { throw ValidationError("--format must be json or npy, got '\(format)'") }
         guard weightDecay.isFinite, weightDecay >= 0 else {
             throw ValidationError("--weight-decay must be a finite number >= 0, got \(weightDecay)")
         }
@@ -39,7 +43,7 @@ struct RandomInstance: ParsableCommand {
 
     func run() throws {
         do {
-            if format == "npy" {
+            if format == .npy {
                 if !force, FileManager.default.fileExists(atPath: (out as NSString).appendingPathComponent("instance.json")) {
                     throw OutputError(path: out, message: "already holds an instance (pass --force to overwrite)")
                 }
@@ -49,7 +53,7 @@ struct RandomInstance: ParsableCommand {
             let instance = try Instance.random(RandomInstanceSpec(
                 dimension: dim, outputs: outputs, dpoCount: dpo, sftCount: sft, featureBound: bound, beta: beta,
                 weightDecay: weightDecay, seed: seed))
-            if format == "npy" {
+            if format == .npy {
                 try NPYInstance.write(instance, to: out)
             } else {
                 try AtomicFile.write(InstanceFile.encode(instance), to: out)

@@ -1,6 +1,11 @@
 import ArgumentParser
 import ConvexForgetting
 
+/// The objectives `optimum` solves for.
+enum ObjectiveChoice: String, CaseIterable, ExpressibleByArgument {
+    case dpo, sft, mix
+}
+
 struct OptimumCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "optimum",
@@ -8,8 +13,8 @@ struct OptimumCommand: ParsableCommand {
 
     @OptionGroup var instance: InstanceOption
 
-    @Option(help: "dpo, sft or mix.")
-    var objective: String
+    @Option(help: "The objective (mix needs --lambda).")
+    var objective: ObjectiveChoice
 
     @Option(parsing: .unconditional, help: "lambda in [0, 1] for --objective mix.")
     var lambda: Double?
@@ -18,17 +23,18 @@ struct OptimumCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard ["dpo", "sft", "mix"].contains(objective) else {
-            throw ValidationError("--objective must be dpo, sft or mix, got '\(objective)'")
-        }
-        if objective == "mix", lambda == nil { throw ValidationError("--objective mix needs --lambda") }
-        if objective != "mix", lambda != nil { throw ValidationError("--lambda applies to --objective mix only") }
+        if objective == .mix, lambda == nil { throw ValidationError("--objective mix needs --lambda") }
+        if objective != .mix, lambda != nil { throw ValidationError("--lambda applies to --objective mix only") }
         try checkLambda(lambda)
     }
 
     func run() throws {
         let problem = try instance.load()
-        let target: Objective = objective == "dpo" ? .dpo : objective == "sft" ? .sft : .mix(lambda: lambda!)
+        let target: Objective = switch objective {
+        case .dpo: .dpo
+        case .sft: .sft
+        case .mix: .mix(lambda: lambda!)
+        }
         let optimum = NewtonSolver().minimize(problem, target)
         if json {
             print(JSON.object([

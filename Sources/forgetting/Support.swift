@@ -10,7 +10,12 @@ struct InstanceOption: ParsableArguments {
     func load() throws -> Problem { try loadProblem(instance) }
 }
 
-/// A default file of the repository: as given when it exists, else under the repository that holds Plots/.
+// The closed sets of choices: the parser refuses other values and --help lists them.
+extension MethodName: ExpressibleByArgument {}
+extension ScheduleName: ExpressibleByArgument {}
+
+/// A default file of the repository (never a path the user gave): as given when it exists, else under the
+/// repository that holds Plots/, so that the defaults work from any working directory.
 func repositoryFile(_ path: String) -> String {
     if FileManager.default.fileExists(atPath: path) { return path }
     if let root = Plotting.repository() {
@@ -20,8 +25,14 @@ func repositoryFile(_ path: String) -> String {
     return path
 }
 
+/// Loads the instance at `path` exactly as the user named it.
 func loadProblem(_ path: String) throws -> Problem {
-    do { return Problem(try InstanceLoader.load(path: repositoryFile(path))) } catch { throw CommandFailure(error.description) }
+    do { return Problem(try InstanceLoader.load(path: path)) } catch { throw CommandFailure(error.description) }
+}
+
+/// A library argument error as a flag error: `learningRate` is shown as `--learning-rate`.
+func flagError(_ error: ArgumentError) -> ValidationError {
+    ValidationError("\(error.flag) \(error.message)")
 }
 
 /// A failure turned into a one-line message and exit status 1 by ArgumentParser.
@@ -44,7 +55,7 @@ func parseVector(_ text: String, flag: String) throws -> [Double] {
     return values
 }
 
-/// Validates lambda in [0, 1].
+/// Validates lambda in [0, 1] (for commands whose lambda reaches no library check before work starts).
 func checkLambda(_ lambda: Double?, flag: String = "--lambda") throws {
     if let l = lambda, !(l.isFinite && l >= 0 && l <= 1) {
         throw ValidationError("\(flag) must be in [0, 1], got \(l)")
@@ -57,6 +68,8 @@ enum JSON {
     static func number(_ x: Double) -> String {
         x.isFinite ? "\(x)" : "null"
     }
+    /// A JSON string literal.
+    static func string(_ s: String) -> String { JSONText.quoted(s) }
     static func vector(_ v: [Double]) -> String { "[" + v.map(number).joined(separator: ",") + "]" }
     static func matrix(_ m: [Double], n: Int) -> String {
         "[" + (0..<n).map { vector(Array(m[($0 * n)..<($0 * n + n)])) }.joined(separator: ",") + "]"
@@ -91,6 +104,11 @@ func fmt(_ x: Double, _ digits: Int = 6) -> String {
 /// Fails validation unless `path` can be written (directory exists; no file there without --force).
 func checkOutput(_ path: String, force: Bool, flag: String) throws {
     do { try AtomicFile.checkWritable(path, force: force) } catch { throw ValidationError("\(flag): \(error)") }
+}
+
+/// Writes a whole table (temporary name, then rename), turning failure into a one-line error.
+func writeTable(_ table: CSVTable, _ rows: [[String]], to path: String) throws {
+    do { try table.write(rows, to: path) } catch { throw CommandFailure(error.description) }
 }
 
 /// Writes a whole output file (temporary name, then rename), turning failure into a one-line error.

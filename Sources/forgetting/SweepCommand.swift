@@ -50,11 +50,11 @@ struct SweepCommand: ParsableCommand {
         let spec: ExperimentSpec
         do { spec = try ExperimentSpec.load(path: experiment) } catch { throw CommandFailure(error.description) }
         LinearAlgebra.setThreadCount(1)
-        let runner = SweepRunner(spec: spec, directory: out, options: .init(
-            threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, shard: try parsedShard(), resume: resume,
-            force: force, version: toolkitVersion, gitCommit: gitCommit()))
         let started = Date()
         do {
+            let runner = try SweepRunner(spec: spec, directory: out, options: .init(
+                threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, shard: try parsedShard(), resume: resume,
+                force: force, version: toolkitVersion, gitCommit: gitCommit()))
             let plan = try runner.prepare()
             let runs = plan.runs
             let total = runner.ownedRuns.count

@@ -4,8 +4,8 @@ import Foundation
 
 /// The options that define a run (shared by `train` and, later, other commands).
 struct RunOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Method: \(Method.names).", valueName: "method"))
-    var method: String
+    @Option(help: ArgumentHelp("The method.", valueName: "method"))
+    var method: MethodName
 
     @Option(parsing: .unconditional, help: "Trade-off lambda in [0, 1] (weight of DPO) for Mix, ALRIGHT, MAXRIGHT and every gap_mix.")
     var lambda: Double
@@ -16,8 +16,8 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Step size alpha (constant) or alpha0 (inverse-sqrt).")
     var learningRate: Double
 
-    @Option(help: "Step-size schedule: constant or inverse-sqrt (alpha0 / sqrt(t)).")
-    var schedule = "constant"
+    @Option(help: "Step-size schedule (inverse-sqrt: alpha0 / sqrt(t)).")
+    var schedule = ScheduleName.constant
 
     @Option(help: "Seed of ALRIGHT's coin flips and of batch sampling.")
     var seed: UInt64 = 0
@@ -31,8 +31,8 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Sequential: end a phase once its objective is within this of its optimum.")
     var threshold: Double?
 
-    @Option(help: "maxright-stale: evaluate both objectives every k steps.")
-    var evalEvery = 1
+    @Option(help: "maxright-stale: evaluate both objectives every k steps (default 1).")
+    var evalEvery: Int?
 
     @Option(help: "Data sampled with replacement per gradient (default: full batch).")
     var batch: Int?
@@ -43,37 +43,24 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("init"), parsing: .unconditional, help: ArgumentHelp("Initial theta, comma-separated (default: the reference fit's init, else theta_ref).", valueName: "t1,t2,..."))
     var start: String?
 
-    /// The run spec, every flag checked (the dimension is checked once the instance is loaded).
-    func spec() throws -> RunSpec {
-        guard let method = Method(rawValue: method) else {
-            throw ValidationError("--method: unknown method '\(self.method)' (expected one of \(Method.names))")
-        }
-        let schedule: StepSchedule
-        do {
-            schedule = try StepSchedule(name: self.schedule, rate: learningRate)
-        } catch {
-            throw ValidationError(error.description.hasPrefix("unknown") ? "--schedule: \(error)" : "--learning-rate: \(error)")
-        }
+    /// The run spec, every flag checked by the library (the dimension once the instance is loaded).
+    func spec(dimension: Int? = nil) throws -> RunSpec {
         var recordMode: RecordMode?
         if let record {
             do { recordMode = try RecordMode(parsing: record) } catch { throw ValidationError("--record: \(error)") }
         }
         let start = try self.start.map { try parseVector($0, flag: "--init") }
-        if method != .maxrightStale, evalEvery != 1 {
-            throw ValidationError("--eval-every applies to --method maxright-stale only")
-        }
-        if !method.isSequential, dpoSteps != nil || sftSteps != nil || threshold != nil {
-            throw ValidationError("--dpo-steps, --sft-steps and --threshold apply to the sequential methods only")
-        }
-        let spec = RunSpec(method: method, lambda: lambda, steps: steps, dpoSteps: dpoSteps, sftSteps: sftSteps,
-                           threshold: threshold, evalEvery: evalEvery, schedule: schedule, seed: seed, batch: batch,
-                           record: recordMode, start: start)
         do {
-            try spec.validate(dimension: start?.count ?? 1)
+            let spec = RunSpec(
+                method: try Method.make(method, steps: steps, parameters: MethodParameters(
+                    dpoSteps: dpoSteps, sftSteps: sftSteps, threshold: threshold, evalEvery: evalEvery)),
+                lambda: lambda, steps: steps, schedule: try StepSchedule(schedule, rate: learningRate), seed: seed,
+                batch: batch, record: recordMode, start: start)
+            try spec.validate(dimension: dimension ?? start?.count ?? 1)
+            return spec
         } catch {
-            throw ValidationError(error.description)
+            throw flagError(error)
         }
-        return spec
     }
 }
 
@@ -103,19 +90,20 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let problem = try instance.load()
-        let spec = try options.spec()
-        do { try spec.validate(dimension: problem.dimension) } catch { throw ValidationError(error.description) }
+        let spec = try options.spec(dimension: problem.dimension)
         let optima = OptimalValues(problem: problem, lambda: spec.lambda)
+        let table = RunTable.trajectory(dimension: problem.dimension)
+        let labels = RunTable.Labels(spec)
         let file = try StreamingFile(path: out)
-        file.write(RunCSV.trajectoryHeader(dimension: problem.dimension))
+        file.write(table.header)
         var rows = 0
         let result = Trainer(problem: problem, optima: optima).run(spec) { row in
-            file.write(RunCSV.trajectoryLine(spec, row))
+            file.write(table.line(RunTable.trajectoryFields(labels, row, dimension: problem.dimension)))
             rows += 1
         }
         try file.commit()
         let f = result.final
-        print("wrote \(out): \(rows) rows, \(result.steps) steps of \(spec.method.rawValue)")
+        print("wrote \(out): \(rows) rows, \(result.steps) steps of \(labels.method)")
         print("final: f_dpo \(fmt(f.fDPO)), f_sft \(fmt(f.fSFT)), gap_mix \(fmt(f.gapMix)), ideal distance \(fmt(f.idealDistance)), \(result.gradEvals) gradient and \(result.lossEvals) loss evaluations")
     }
 }

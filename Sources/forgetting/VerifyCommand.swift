@@ -31,8 +31,10 @@ struct Theorem33Command: ParsableCommand {
         Then shows ALRIGHT on the same instance driving the gap far below the floor.
         """)
 
-    @Option(help: "The lower-bound instance.")
-    var instance = "Experiments/instances/lower-bound.json"
+    static let defaultInstance = "Experiments/instances/lower-bound.json"
+
+    @Option(help: "The lower-bound instance (default: the repository's \(Theorem33Command.defaultInstance)).")
+    var instance: String?
 
     @Option(help: "Comma-separated lambdas (default 0.05, 0.10, ..., 0.95).")
     var lambdas: String?
@@ -49,35 +51,28 @@ struct Theorem33Command: ParsableCommand {
     @Flag(help: "Overwrite an existing --csv file.")
     var force = false
 
+    /// The verification these flags describe, checked by the library.
+    func verification() throws -> Theorem33Verification {
+        var verification = Theorem33Verification()
+        if let lambdas { verification.lambdas = try parseList(lambdas, flag: "--lambdas") { Double($0) } }
+        if let horizons { verification.horizons = try parseList(horizons, flag: "--horizons") { Int($0) } }
+        verification.alrightSteps = alrightSteps
+        do { try verification.validate() } catch { throw flagError(error) }
+        return verification
+    }
+
     func validate() throws {
-        if let lambdas { _ = try parseLambdas(lambdas) }
-        if let horizons { _ = try parseHorizons(horizons) }
-        guard alrightSteps >= 1 else { throw ValidationError("--alright-steps must be >= 1") }
+        _ = try verification()
         if let csv {
             try checkOutput(csv, force: force, flag: "--csv")
         }
     }
 
-    func parseLambdas(_ text: String) throws -> [Double] {
-        let values = try parseList(text, flag: "--lambdas") { Double($0) }
-        guard values.allSatisfy({ $0 > 0 && $0 < 1 }) else { throw ValidationError("--lambdas must lie in (0, 1)") }
-        return values
-    }
-
-    func parseHorizons(_ text: String) throws -> [Int] {
-        let values = try parseList(text, flag: "--horizons") { Int($0) }
-        guard values.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--horizons must be >= 1") }
-        return values
-    }
-
     func run() throws {
-        let problem = try loadProblem(instance)
-        var verification = Theorem33Verification()
-        if let lambdas { verification.lambdas = try parseLambdas(lambdas) }
-        if let horizons { verification.horizons = try parseHorizons(horizons) }
-        verification.alrightSteps = alrightSteps
+        let problem = try loadProblem(instance ?? repositoryFile(Self.defaultInstance))
+        let verification = try verification()
         let report: Theorem33Verification.Report
-        do { report = try verification.run(problem) } catch { throw CommandFailure("\(instance): \(error)") }
+        do { report = try verification.run(problem) } catch { throw CommandFailure("\(instance ?? Self.defaultInstance): \(error)") }
         print("Theorem 3.3 on \(problem.instance.name): G_mix,lambda of Sequential's output (T_DPO = T_SFT = T); floor c and T0 from THEORY.md section 2")
         print("rates: constant \(verification.constantRate), inverse-sqrt alpha0 = \(verification.inverseSqrtRate), threshold \(verification.threshold), margin delta = \(verification.delta)")
         print("cells: + checked, above the floor   X checked, BELOW the floor   . before T0\n")
@@ -92,16 +87,16 @@ struct Theorem33Command: ParsableCommand {
             [fmt($0.lambda, 2), fmt($0.alrightGap, 3), fmt($0.smallestFloor, 4), fmt($0.alrightGap / $0.smallestFloor, 3)]
         }))
         if let csv {
-            var text = CSV.line(["variant", "lambda", "floor", "t0", "horizon", "gap_mix", "checked", "passed", "alright_gap"])
-            for row in report.rows {
+            let table = CSVTable(["variant", "lambda", "floor", "t0", "horizon", "gap_mix", "checked", "passed", "alright_gap"])
+            let rows = report.rows.flatMap { row in
                 let alright = report.contrast.first { $0.lambda == row.lambda }?.alrightGap ?? .nan
-                for cell in row.cells {
-                    text += CSV.line([CSV.field(row.variant.description), CSV.number(row.lambda), CSV.number(row.floor),
-                                      CSV.number(row.horizon), "\(cell.horizon)", CSV.number(cell.gap), "\(cell.checked)",
-                                      "\(cell.passed)", CSV.number(alright)])
+                return row.cells.map { cell in
+                    [CSV.field(row.variant.description), CSV.number(row.lambda), CSV.number(row.floor),
+                     CSV.number(row.horizon), "\(cell.horizon)", CSV.number(cell.gap), "\(cell.checked)",
+                     "\(cell.passed)", CSV.number(alright)]
                 }
             }
-            try writeOutput(text, to: csv)
+            try writeTable(table, rows, to: csv)
         }
         let uncertified = report.uncertified.count
         print("\n\(report.checkedCells) cells checked past T0, \(report.failures) below the floor; \(uncertified) of \(report.rows.count) rows certified nothing (T0 beyond the horizons).")
@@ -151,31 +146,30 @@ struct Theorem41Command: ParsableCommand {
     @Flag(help: "Overwrite an existing --csv file.")
     var force = false
 
-    func validate() throws {
-        guard seeds >= 2 else { throw ValidationError("--seeds must be at least 2, got \(seeds)") }
-        let l = try parseList(lambdas, flag: "--lambdas") { Double($0) }
-        guard l.allSatisfy({ $0 >= 0 && $0 <= 1 }) else { throw ValidationError("--lambdas must lie in [0, 1]") }
-        let h = try parseList(horizons, flag: "--horizons") { Int($0) }
-        guard h.allSatisfy({ $0 >= 2 }), zip(h, h.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw ValidationError("--horizons must be ascending and >= 2")
-        }
-        guard alpha0.isFinite, alpha0 > 0 else { throw ValidationError("--alpha0 must be a finite number > 0") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1") }
-        if let csv {
-            try checkOutput(csv, force: force, flag: "--csv")
-        }
-    }
-
-    func run() throws {
+    /// The verification these flags describe, checked by the library.
+    func verification() throws -> Theorem41Verification {
         var verification = Theorem41Verification()
         verification.seeds = seeds
         verification.lambdas = try parseList(lambdas, flag: "--lambdas") { Double($0) }
         verification.horizons = try parseList(horizons, flag: "--horizons") { Int($0) }
         verification.alpha0 = alpha0
         if let threads { verification.threads = threads }
+        do { try verification.validate() } catch { throw flagError(error) }
+        return verification
+    }
+
+    func validate() throws {
+        _ = try verification()
+        if let csv {
+            try checkOutput(csv, force: force, flag: "--csv")
+        }
+    }
+
+    func run() throws {
+        let verification = try verification()
         LinearAlgebra.setThreadCount(1)
         let files = instance.isEmpty
-            ? ["lower-bound", "random-a", "random-b"].map { "Experiments/instances/\($0).json" } : instance
+            ? ["lower-bound", "random-a", "random-b"].map { repositoryFile("Experiments/instances/\($0).json") } : instance
         var rows: [Theorem41Verification.Row] = []
         for file in files {
             let problem = try loadProblem(file)
@@ -201,21 +195,20 @@ struct Theorem41Command: ParsableCommand {
              "-0.5 (up to log T)", fmt($0.dpoGradientRatio, 4), fmt($0.sftGradientRatio, 4)]
         }))
         if let csv {
-            var text = CSV.line(["instance", "lambda", "horizon", "mean_gap", "half_width", "tight_bound", "paper_bound",
-                                 "distance", "paper_m", "tight_m", "slope", "seeds", "alpha0"])
-            for row in rows {
-                for cell in row.cells {
-                    text += CSV.line([CSV.field(row.instance), CSV.number(row.lambda), "\(cell.horizon)", CSV.number(cell.mean),
-                                      CSV.number(cell.halfWidth), CSV.number(cell.tightBound), CSV.number(cell.paperBound),
-                                      CSV.number(row.distance), CSV.number(row.paperM), CSV.number(row.tightM),
-                                      CSV.number(row.slope), "\(seeds)", CSV.number(alpha0)])
+            let table = CSVTable(["instance", "lambda", "horizon", "mean_gap", "half_width", "tight_bound", "paper_bound",
+                                  "distance", "paper_m", "tight_m", "slope", "seeds", "alpha0"])
+            let cells = rows.flatMap { row in
+                row.cells.map { cell in
+                    [CSV.field(row.instance), CSV.number(row.lambda), "\(cell.horizon)", CSV.number(cell.mean),
+                     CSV.number(cell.halfWidth), CSV.number(cell.tightBound), CSV.number(cell.paperBound),
+                     CSV.number(row.distance), CSV.number(row.paperM), CSV.number(row.tightM),
+                     CSV.number(row.slope), "\(seeds)", CSV.number(alpha0)]
                 }
             }
-            try writeOutput(text, to: csv)
+            try writeTable(table, cells, to: csv)
         }
-        let exceeded = rows.flatMap(\.cells).filter { !$0.passed }.count
-        let propA1 = rows.allSatisfy { $0.dpoGradientRatio <= 1 + 1e-12 && $0.sftGradientRatio <= 1 + 1e-12 }
-        print("\n\(rows.flatMap(\.cells).count) cells, \(exceeded) with the interval above the paper bound; Prop. A.1 \(propA1 ? "holds" : "FAILS") on the recorded iterates.")
-        if exceeded > 0 || !propA1 { throw CommandFailure("Theorem 4.1 check failed") }
+        let verdict = Theorem41Verification.verdict(rows)
+        print("\n\(rows.flatMap(\.cells).count) cells, \(verdict.exceeded) with the interval above the paper bound; Prop. A.1 \(verdict.propositionA1 ? "holds" : "FAILS") on the recorded iterates.")
+        if !verdict.passed { throw CommandFailure("Theorem 4.1 check failed") }
     }
 }

@@ -94,9 +94,9 @@ import Testing
     // phi_w = 1, phi_l = -1 moves theta_ref to 0.1 * (1 - E phi) = 0.1.
     @Test func referenceFitIsGradientDescentOnTheChosenOutputs() throws {
         var instance = try makeInstance(dpo: [([[1], [-1]], 0, 1)], sft: [([[1], [-1]], 0)])
-        instance.reference = .fit(initial: [0], learningRate: 0.1, steps: 1)
+        instance = try instance.with(reference: .fit(initial: [0], learningRate: 0.1, steps: 1))
         #expect(close(Problem(instance).thetaRef[0], 0.1))
-        instance.reference = .fit(initial: [0], learningRate: 0.1, steps: 2)
+        instance = try instance.with(reference: .fit(initial: [0], learningRate: 0.1, steps: 2))
         // Second step: gradient at 0.1 is -(1 - tanh(0.1)) (E phi = tanh(theta) for phi = +-1).
         #expect(close(Problem(instance).thetaRef[0], 0.1 + 0.1 * (1 - tanh(0.1))))
     }

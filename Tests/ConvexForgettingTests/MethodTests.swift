@@ -27,9 +27,11 @@ import Testing
     }
 
     /// theta_t = theta_{t-1} - step_size * grad f_objective(theta_{t-1}), exactly, for every consecutive pair.
-    @Test(arguments: Method.allCases, [StepSchedule.constant(0.3), .inverseSqrt(0.5)])
-    func updateRuleHoldsExactly(_ method: Method, _ schedule: StepSchedule) {
-        let spec = RunSpec(method: method, lambda: 0.4, steps: 60, evalEvery: 7, schedule: schedule, seed: 5, record: .all)
+    @Test(arguments: MethodName.allCases, [StepSchedule.constant(0.3), .inverseSqrt(0.5)])
+    func updateRuleHoldsExactly(_ method: MethodName, _ schedule: StepSchedule) throws {
+        let parameters = method == .maxrightStale ? MethodParameters(evalEvery: 7) : MethodParameters()
+        let spec = RunSpec(method: try Method.make(method, steps: 60, parameters: parameters), lambda: 0.4, steps: 60,
+                           schedule: schedule, seed: 5, record: .all)
         let (rows, result) = Self.rows(spec)
         #expect(rows.count == result.steps + 1)
         #expect(rows[0].step == 0 && rows[0].objective == "init" && rows[0].theta == Self.problem.defaultStart)
@@ -80,7 +82,7 @@ import Testing
 
     @Test func staleMaxrightWithKOneIsMaxright() {
         let plain = Self.rows(RunSpec(method: .maxright, lambda: 0.6, steps: 300, schedule: .inverseSqrt(0.5), record: .all))
-        let stale = Self.rows(RunSpec(method: .maxrightStale, lambda: 0.6, steps: 300, evalEvery: 1, schedule: .inverseSqrt(0.5), record: .all))
+        let stale = Self.rows(RunSpec(method: .maxrightStale(evalEvery: 1), lambda: 0.6, steps: 300, schedule: .inverseSqrt(0.5), record: .all))
         let same = plain.rows == stale.rows
         #expect(same)
         #expect(plain.result == stale.result)
@@ -90,7 +92,7 @@ import Testing
     /// stored gaps, each refreshed with the loss of the objective just updated at its pre-update iterate.
     @Test func staleMaxrightFollowsItsStoredGaps() {
         let lambda = 0.5, k = 10, steps = 205
-        let (rows, result) = Self.rows(RunSpec(method: .maxrightStale, lambda: lambda, steps: steps, evalEvery: k,
+        let (rows, result) = Self.rows(RunSpec(method: .maxrightStale(evalEvery: k), lambda: lambda, steps: steps,
                                                schedule: .constant(0.2), record: .all))
         #expect(result.lossEvals == 2 * ((steps + k - 1) / k))
         var stored = (dpo: 0.0, sft: 0.0)
@@ -104,22 +106,22 @@ import Testing
     }
 
     @Test func sequentialPhases() {
-        let dpoFirst = Self.rows(RunSpec(method: .sequential, lambda: 0.5, steps: 1, dpoSteps: 30, sftSteps: 20,
+        let dpoFirst = Self.rows(RunSpec(method: .sequential(SequentialPlan(dpoFirst: true, dpoSteps: 30, sftSteps: 20)), lambda: 0.5, steps: 1,
                                          schedule: .constant(0.1), record: .all))
         #expect(dpoFirst.rows.dropFirst().map(\.objective) == Array(repeating: "dpo", count: 30) + Array(repeating: "sft", count: 20))
-        let sftFirst = Self.rows(RunSpec(method: .sequentialSFTFirst, lambda: 0.5, steps: 1, dpoSteps: 30, sftSteps: 20,
+        let sftFirst = Self.rows(RunSpec(method: .sequential(SequentialPlan(dpoFirst: false, dpoSteps: 30, sftSteps: 20)), lambda: 0.5, steps: 1,
                                          schedule: .constant(0.1), record: .all))
         #expect(sftFirst.rows.dropFirst().map(\.objective) == Array(repeating: "sft", count: 20) + Array(repeating: "dpo", count: 30))
         #expect(dpoFirst.result.gradEvals == 50 && dpoFirst.result.lossEvals == 0)
         // T_DPO = T_SFT = --steps by default.
-        #expect(Self.rows(RunSpec(method: .sequential, lambda: 0.5, steps: 12, schedule: .constant(0.1))).result.steps == 24)
+        #expect(Self.rows(RunSpec(method: try! Method.make(.sequential, steps: 12), lambda: 0.5, steps: 12, schedule: .constant(0.1))).result.steps == 24)
     }
 
     /// With a threshold each phase stops at the first iterate within the threshold of its optimum.
     @Test func sequentialThresholdStops() throws {
-        let problem = Problem(try InstanceFile.decode(Data(Figure2.instanceJSON.utf8)))
-        let (rows, result) = Self.rows(RunSpec(method: .sequential, lambda: 0.5, steps: 10_000, threshold: 0.05,
-                                               schedule: .constant(0.01), record: .all), problem: problem)
+        let problem = try figure2Problem()
+        let (rows, result) = Self.rows(RunSpec(method: .sequential(SequentialPlan(dpoFirst: true, dpoSteps: 10_000, sftSteps: 10_000, threshold: 0.05)),
+                                               lambda: 0.5, steps: 10_000, schedule: .constant(0.01), record: .all), problem: problem)
         let dpoSteps = rows.filter { $0.objective == "dpo" }.count
         let sftSteps = rows.filter { $0.objective == "sft" }.count
         #expect(dpoSteps > 0 && sftSteps > 0 && dpoSteps + sftSteps == result.steps && result.steps < 20_000)
@@ -139,7 +141,7 @@ import Testing
 
     /// With one datum per objective a batch of one is that datum: the batch update equals the full one.
     @Test func batchOfASingleDatumIsTheFullGradient() throws {
-        let problem = Problem(try InstanceFile.decode(Data(Figure2.instanceJSON.utf8)))
+        let problem = try figure2Problem()
         for method in [Method.alright, .mix] {
             let full = Self.rows(RunSpec(method: method, lambda: 0.5, steps: 50, schedule: .constant(0.05), seed: 4), problem: problem)
             let batched = Self.rows(RunSpec(method: method, lambda: 0.5, steps: 50, schedule: .constant(0.05), seed: 4, batch: 1), problem: problem)
@@ -175,7 +177,7 @@ import Testing
 
     /// The paper's toy: Sequential ends far from the ideal point, ALRIGHT and MAXRIGHT near it.
     @Test func figure2Outcome() throws {
-        let problem = Problem(try InstanceFile.decode(Data(Figure2.instanceJSON.utf8)))
+        let problem = try figure2Problem()
         let optima = OptimalValues(problem: problem, lambda: 0.5)
         let trainer = Trainer(problem: problem, optima: optima)
         let finals = Figure2.runs(lambda: 0.5, seed: 0, record: .final).map { trainer.run($0) { _ in }.final }
@@ -185,9 +187,13 @@ import Testing
         #expect(finals[1].gapMix < 1e-3 && finals[0].gapMix > 0.5)
     }
 
-    @Test func figure2InstanceFileIsTheBuiltInOne() throws {
-        let file = try InstanceFile.load(path: repositoryRoot.appendingPathComponent("Experiments/instances/figure2.json").path)
-        #expect(file == (try InstanceFile.decode(Data(Figure2.instanceJSON.utf8))))
+    /// The Figure 2 instance lives only in its file: the construction THEORY.md and the README describe.
+    @Test func figure2InstanceFileIsTheDocumentedOne() throws {
+        let file = try InstanceFile.load(path: repositoryRoot.appendingPathComponent(Figure2.instancePath).path)
+        #expect(file.dpoFeatures.values == [1, 0, -0.5, 0.5] && file.chosen == [0] && file.rejected == [1])
+        #expect(file.sftFeatures.values == [0, 1, 0.5, -0.5] && file.targets == [0])
+        #expect(file.beta == 1 && file.weightDecay == 0.02 && file.featureBound == 1)
+        #expect(file.reference == .fit(initial: [-1, -1], learningRate: 0.01, steps: 1000))
         #expect(Problem(file).defaultStart == [-1, -1])
     }
 }

@@ -114,9 +114,7 @@ import Testing
                     }
                 }
             }
-            var changed = instance
-            changed.dpoFeatures = FeatureBlocks(dimension: d, offsets: instance.dpoFeatures.offsets, values: values)
-            try changed.validate()
+            let changed = try instance.with(dpoFeatures: FeatureBlocks(dimension: d, offsets: instance.dpoFeatures.offsets, values: values))
             #expect(changed.dpoFeatures != instance.dpoFeatures)
             let a = Problem(instance), b = Problem(changed)
             for theta in points(a, seed: seed) {

@@ -140,18 +140,20 @@ import Testing
     @Test(arguments: ["theorem33", "theorem41", "pareto", "maxright-k"])
     func experimentFileParses(_ name: String) throws {
         let spec = try ExperimentSpec.load(path: repositoryRoot.appendingPathComponent("Experiments/\(name).yaml").path)
-        #expect(!spec.runs.isEmpty)
-        for run in spec.runs {
+        let runs = try spec.runs()
+        #expect(!runs.isEmpty)
+        for run in runs {
             let file = spec.instances[run.instance]  // resolved: absolute, or relative to the working directory
             let path = file.hasPrefix("/") ? file : repositoryRoot.appendingPathComponent(file).path
             let problem = Problem(try InstanceFile.load(path: path))
             try run.spec.validate(dimension: problem.dimension)
         }
-        if name == "maxright-k" { #expect(spec.runs.map(\.spec.evalEvery) == [1, 10, 100, 1000]) }
+        if name == "maxright-k" { #expect(runs.map(\.spec.method.parameters.evalEvery) == [1, 10, 100, 1000]) }
         if name == "pareto" {
             // Sequential splits T by lambda.
-            let sequential = spec.runs.filter { $0.spec.method == .sequential }
-            #expect(sequential.allSatisfy { ($0.spec.dpoSteps ?? -1) + ($0.spec.sftSteps ?? -1) == $0.spec.steps })
+            let sequential = runs.filter { $0.spec.method.name == .sequential }
+            #expect(!sequential.isEmpty)
+            #expect(sequential.allSatisfy { ($0.spec.method.parameters.dpoSteps ?? -1) + ($0.spec.method.parameters.sftSteps ?? -1) == $0.spec.steps })
         }
     }
 
@@ -160,15 +162,15 @@ import Testing
         let spec = try ExperimentSpec.load(path: repositoryRoot.appendingPathComponent("Experiments/theorem33.yaml").path)
         var seen: [Int] = []
         for i in 0..<4 {
-            let runner = SweepRunner(spec: spec, directory: "/tmp/unused", options: .init(threads: 1, shard: (i, 4), version: "test"))
+            let runner = try SweepRunner(spec: spec, directory: "/tmp/unused", options: .init(threads: 1, shard: (i, 4), version: "test"))
             seen += runner.ownedRuns.map(\.id)
         }
-        #expect(seen.sorted() == Array(0..<spec.runs.count))
+        #expect(seen.sorted() == Array(0..<(try spec.runs()).count))
     }
 }
 
 /// A bad instance named by an experiment stops the sweep before the output directory is made.
-@Suite struct SweepInstanceErrorTests {
+@Suite struct SweepFieldErrorTests {
     @Test func badInstanceFailsBeforeTheDirectoryIsMade() throws {
         let directory = try temporaryDirectory()
         try "{\"featureBound\": 1, \"beta\": 0, \"reference\": {\"theta\": [0]}, \"dpo\": [{\"features\": [[1], [0]], \"chosen\": 0, \"rejected\": 1}], \"sft\": [{\"features\": [[1], [0]], \"target\": 0}]}"

@@ -73,3 +73,8 @@ func temporaryDirectory() throws -> URL {
 /// The repository root (for Experiments/ files).
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
+
+/// The Figure 2 instance, from its file in the repository.
+func figure2Problem() throws -> Problem {
+    Problem(try InstanceFile.load(path: repositoryRoot.appendingPathComponent(Figure2.instancePath).path))
+}

@@ -110,8 +110,10 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: directory + "/" + name), "\(name)")
         }
         let summary = try String(contentsOfFile: directory + "/summary.csv", encoding: .utf8).split(separator: "\n").map { CSV.parseLine($0) }
-        let column = summary[0].firstIndex(of: "ideal_distance")!
-        let distance = Dictionary(uniqueKeysWithValues: summary.dropFirst().map { ($0[0], Double($0[column])!) })
+        // summary.csv has the sweep's run-summary schema: columns by name.
+        let column = summary[0].firstIndex(of: "ideal_distance")!, method = summary[0].firstIndex(of: "method")!
+        #expect(summary[0] == RunTable.summary(dimension: 2).columns)
+        let distance = Dictionary(uniqueKeysWithValues: summary.dropFirst().map { ($0[method], Double($0[column])!) })
         #expect(distance["sequential"]! >= 3 * distance["alright"]! && distance["sequential"]! >= 3 * distance["maxright"]!)
         #expect(result.stdout.contains("sequential") && result.stdout.contains("ideal_distance"))
         // The Pareto front: lambda from 0 to 1, every minimizer attained (weight decay), f_DPO falling as lambda grows.

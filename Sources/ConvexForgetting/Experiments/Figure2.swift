@@ -1,6 +1,6 @@
 /// The paper's toy illustration (Figure 2, Appendix D.1) on our instance of it.
 ///
-/// The instance (`Figure2.instanceJSON`, also at Experiments/instances/figure2.json): theta in R^2, two
+/// The instance (Experiments/instances/figure2.json): theta in R^2, two
 /// outputs per input, one DPO input x1 (chosen phi = (1, 0), rejected phi = (-0.5, 0.5)) and a distinct SFT
 /// input x2 (target phi = (0, 1), other phi = (0.5, -0.5)); every ||phi|| <= 1; beta = 1; weight decay
 /// mu = 0.02 "for illustration"; theta_ref fitted by 1000 gradient steps of rate 0.01 on -log pi(y_w | x1)
@@ -9,22 +9,8 @@
 /// but not opposite, so the cone {theta . dphi > 0, theta . (phi_t - phi_o) > 0} (around theta = (1, 1)) is
 /// good for both objectives.
 public enum Figure2 {
-    public static let instanceJSON = """
-    {
-      "name": "figure2",
-      "featureBound": 1.0,
-      "beta": 1.0,
-      "weightDecay": 0.02,
-      "reference": {"fit": {"init": [-1.0, -1.0], "learningRate": 0.01, "steps": 1000}},
-      "dpo": [
-        {"features": [[1.0, 0.0], [-0.5, 0.5]], "chosen": 0, "rejected": 1}
-      ],
-      "sft": [
-        {"features": [[0.0, 1.0], [0.5, -0.5]], "target": 0}
-      ]
-    }
-
-    """
+    /// The instance, shipped as a file (its only copy).
+    public static let instancePath = "Experiments/instances/figure2.json"
 
     /// The paper's settings (Appendix D.1).
     public static let learningRate = 0.01
@@ -36,8 +22,9 @@ public enum Figure2 {
     public static func runs(lambda: Double, seed: UInt64, record: RecordMode) -> [RunSpec] {
         let schedule = StepSchedule.constant(learningRate)
         return [
-            RunSpec(method: .sequential, lambda: lambda, steps: sequentialPhaseSteps, threshold: threshold,
-                    schedule: schedule, seed: seed, record: record),
+            RunSpec(method: .sequential(SequentialPlan(dpoFirst: true, dpoSteps: sequentialPhaseSteps,
+                                                       sftSteps: sequentialPhaseSteps, threshold: threshold)),
+                    lambda: lambda, steps: sequentialPhaseSteps, schedule: schedule, seed: seed, record: record),
             RunSpec(method: .alright, lambda: lambda, steps: jointSteps, schedule: schedule, seed: seed, record: record),
             RunSpec(method: .maxright, lambda: lambda, steps: jointSteps, schedule: schedule, seed: seed, record: record),
         ]
@@ -54,8 +41,13 @@ public struct Landscape: Sendable {
 
     /// Evaluates both objectives on a `resolution x resolution` grid over the box holding `points`,
     /// padded by `padding` of its extent on each side. Needs d = 2.
-    public init(problem: Problem, covering points: [[Double]], resolution: Int = 121, padding: Double = 0.15) {
-        precondition(problem.dimension == 2 && resolution >= 2)
+    public init(problem: Problem, covering points: [[Double]], resolution: Int = 121, padding: Double = 0.15) throws(ArgumentError) {
+        guard problem.dimension == 2 else { throw ArgumentError("problem", "has dimension \(problem.dimension); a landscape needs 2") }
+        guard resolution >= 2 else { throw ArgumentError("resolution", "must be >= 2, got \(resolution)") }
+        guard !points.isEmpty, points.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isFinite) }) else {
+            throw ArgumentError("points", "must be finite points of R^2, at least one")
+        }
+        guard padding.isFinite, padding >= 0 else { throw ArgumentError("padding", "must be a finite number >= 0") }
         let xs = points.map { $0[0] }, ys = points.map { $0[1] }
         let (xLow, xHigh) = (xs.min()!, xs.max()!)
         let (yLow, yHigh) = (ys.min()!, ys.max()!)
@@ -77,15 +69,16 @@ public struct Landscape: Sendable {
         }
     }
 
-    public var csv: String {
-        var text = CSV.line(["theta_0", "theta_1", "f_dpo", "f_sft"])
-        for (i, x) in theta0.enumerated() {
-            for (j, y) in theta1.enumerated() {
+    public static let table = CSVTable(["theta_0", "theta_1", "f_dpo", "f_sft"])
+
+    /// One row per grid point.
+    public var rows: [[String]] {
+        theta0.indices.flatMap { i in
+            theta1.indices.map { j in
                 let k = i * theta1.count + j
-                text += CSV.line([CSV.number(x), CSV.number(y), CSV.number(fDPO[k]), CSV.number(fSFT[k])])
+                return [CSV.number(theta0[i]), CSV.number(theta1[j]), CSV.number(fDPO[k]), CSV.number(fSFT[k])]
             }
         }
-        return text
     }
 }
 
@@ -102,7 +95,8 @@ public struct ParetoFront: Sendable {
     public var points: [Point]
 
     /// `count` evenly spaced lambdas in [0, 1], each solve warm-started at the previous minimizer.
-    public init(problem: Problem, count: Int = 101, solver: NewtonSolver = NewtonSolver()) {
+    public init(problem: Problem, count: Int = 101, solver: NewtonSolver = NewtonSolver()) throws(ArgumentError) {
+        guard count >= 2 else { throw ArgumentError("count", "must be at least 2, got \(count)") }
         var start = problem.thetaRef
         points = (0..<count).map { i in
             let lambda = Double(i) / Double(count - 1)
@@ -113,13 +107,15 @@ public struct ParetoFront: Sendable {
         }
     }
 
-    public var csv: String {
-        let d = points.first?.optimum.theta.count ?? 0
-        var text = CSV.line(["lambda"] + (0..<d).map { "theta_\($0)" } + ["f_dpo", "f_sft", "f_mix", "attained"])
-        for p in points {
-            text += CSV.line([CSV.number(p.lambda)] + p.optimum.theta.map(CSV.number)
-                             + [CSV.number(p.fDPO), CSV.number(p.fSFT), CSV.number(p.optimum.value), "\(p.optimum.attained)"])
+    public static func table(dimension d: Int) -> CSVTable {
+        CSVTable(["lambda"] + (0..<d).map { "theta_\($0)" } + ["f_dpo", "f_sft", "f_mix", "attained"])
+    }
+
+    /// One row per lambda.
+    public var rows: [[String]] {
+        points.map { p in
+            [CSV.number(p.lambda)] + p.optimum.theta.map(CSV.number)
+                + [CSV.number(p.fDPO), CSV.number(p.fSFT), CSV.number(p.optimum.value), "\(p.optimum.attained)"]
         }
-        return text
     }
 }

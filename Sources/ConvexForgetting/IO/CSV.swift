@@ -42,52 +42,34 @@ public enum CSV {
     }
 }
 
-/// Streams a file to a temporary name beside the target and renames it into place on `commit()`; if
-/// the writer is dropped without committing, the temporary file is removed and the target is untouched.
-public final class StreamingFile {
-    public let path: String
-    private let temporary: String
-    private var handle: UnsafeMutablePointer<FILE>?
+/// The one way every CSV of the toolkit is written: a fixed list of snake_case columns and rows of
+/// exactly as many fields (train, figure2, sweep, verify, front, landscape).
+public struct CSVTable: Sendable, Equatable {
+    public let columns: [String]
 
-    public init(path: String) throws(OutputError) {
-        self.path = path
-        let url = URL(fileURLWithPath: path)
-        temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp").path
-        guard let h = fopen(temporary, "w") else {
-            throw OutputError(path: path, message: "cannot create a file in its directory (errno \(errno))")
-        }
-        handle = h
+    public init(_ columns: [String]) {
+        self.columns = columns
     }
 
-    public func write(_ text: String) {
-        guard let handle else { return }
-        fputs(text, handle)
+    /// The header line.
+    public var header: String { CSV.line(columns) }
+
+    /// One row's line; the row must have one field per column.
+    public func line(_ fields: [String]) -> String {
+        precondition(fields.count == columns.count, "a row of \(fields.count) fields for \(columns.count) columns")
+        return CSV.line(fields)
     }
 
-    public func write(_ data: Data) {
-        guard let handle else { return }
-        data.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, handle) }
+    /// The whole table as text.
+    public func text(_ rows: [[String]]) -> String {
+        rows.reduce(into: header) { $0 += line($1) }
     }
 
-    public func commit() throws(OutputError) {
-        guard let h = handle else { return }
-        handle = nil
-        let failed = ferror(h) != 0
-        guard fclose(h) == 0, !failed else {
-            unlink(temporary)
-            throw OutputError(path: path, message: "write failed (disk full?)")
-        }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw OutputError(path: path, message: "cannot rename the temporary file into place (errno \(errno))")
-        }
-    }
-
-    deinit {
-        if let handle {
-            fclose(handle)
-            unlink(temporary)
-        }
+    /// Writes the whole table to `path` (temporary name, then rename).
+    public func write(_ rows: [[String]], to path: String) throws(OutputError) {
+        let file = try StreamingFile(path: path)
+        file.write(header)
+        for row in rows { file.write(line(row)) }
+        try file.commit()
     }
 }

@@ -11,30 +11,18 @@ import Foundation
 /// the file and the field.
 public enum InstanceFile {
     /// Loads and validates an instance file.
-    public static func load(path: String) throws(InstanceError) -> Instance {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw InstanceError(file: path, path: "", message: "cannot read the file (\(Self.reason(error)))")
-        }
-        do {
-            return try decode(data)
-        } catch var error {
-            error.file = path
-            throw error
-        }
+    public static func load(path: String) throws(FieldError) -> Instance {
+        let root = try SchemaDocument.load(path: path, format: .json)
+        return try SchemaDocument.attributed(to: path) { () throws(FieldError) in try build(root) }
     }
 
     /// Decodes and validates instance JSON.
-    public static func decode(_ data: Data) throws(InstanceError) -> Instance {
-        let root: JSONValue
-        do {
-            root = try JSONValue.parse([UInt8](data))
-        } catch {
-            throw InstanceError(path: "", message: "malformed JSON at line \(error.line), column \(error.column): \(error.message)")
-        }
-        let fields = try JSONFields(root).object(
+    public static func decode(_ data: Data) throws(FieldError) -> Instance {
+        try build(SchemaDocument.parse(data, format: .json))
+    }
+
+    static func build(_ root: JSONFields) throws(FieldError) -> Instance {
+        let fields = try root.object(
             required: ["featureBound", "beta", "reference", "dpo", "sft"], optional: ["name", "weightDecay"])
         let name = try fields["name"]?.string() ?? "unnamed"
         let featureBound = try fields["featureBound"]!.number()
@@ -42,7 +30,7 @@ public enum InstanceFile {
         let weightDecay = try fields["weightDecay"]?.number() ?? 0
 
         let dpoItems = try fields["dpo"]!.array()
-        guard !dpoItems.isEmpty else { throw InstanceError(path: "dpo", message: "must hold at least one datum") }
+        guard !dpoItems.isEmpty else { throw FieldError(path: "dpo", message: "must hold at least one datum") }
         var dpoBlocks: [[[Double]]] = []
         var chosen: [Int] = []
         var rejected: [Int] = []
@@ -54,7 +42,7 @@ public enum InstanceFile {
             rejected.append(try datum["rejected"]!.integer())
         }
         let sftItems = try fields["sft"]!.array()
-        guard !sftItems.isEmpty else { throw InstanceError(path: "sft", message: "must hold at least one datum") }
+        guard !sftItems.isEmpty else { throw FieldError(path: "sft", message: "must hold at least one datum") }
         var sftBlocks: [[[Double]]] = []
         var targets: [Int] = []
         for item in sftItems {
@@ -67,12 +55,12 @@ public enum InstanceFile {
         let reference = try readReference(fields["reference"]!)
         return try Instance(
             name: name, featureBound: featureBound, beta: beta, weightDecay: weightDecay, reference: reference,
-            dpoFeatures: FeatureBlocks(dimension: d, blocks: dpoBlocks), chosen: chosen, rejected: rejected,
-            sftFeatures: FeatureBlocks(dimension: d, blocks: sftBlocks), targets: targets)
+            dpoFeatures: FeatureBlocks(dimension: d, blocks: dpoBlocks, path: "dpo"), chosen: chosen, rejected: rejected,
+            sftFeatures: FeatureBlocks(dimension: d, blocks: sftBlocks, path: "sft"), targets: targets)
     }
 
     /// `{"theta": [...]}` or `{"fit": {"init": [...], "learningRate": r, "steps": n}}`.
-    static func readReference(_ field: JSONFields) throws(InstanceError) -> ReferenceSpec {
+    static func readReference(_ field: JSONFields) throws(FieldError) -> ReferenceSpec {
         let referenceFields = try field.object(required: [], optional: ["theta", "fit"])
         switch (referenceFields["theta"], referenceFields["fit"]) {
         case (let theta?, nil):
@@ -82,25 +70,25 @@ public enum InstanceFile {
             return .fit(initial: try f["init"]!.numbers(), learningRate: try f["learningRate"]!.number(),
                         steps: try f["steps"]!.integer())
         default:
-            throw InstanceError(path: "reference", message: "must hold exactly one of \"theta\" or \"fit\"")
+            throw FieldError(path: "reference", message: "must hold exactly one of \"theta\" or \"fit\"")
         }
     }
 
     /// Reads one datum's `features`: at least two vectors, all of the instance's common length.
-    private static func readBlock(_ field: JSONFields, dimension: inout Int?) throws(InstanceError) -> [[Double]] {
+    private static func readBlock(_ field: JSONFields, dimension: inout Int?) throws(FieldError) -> [[Double]] {
         let rows = try field.array()
         guard rows.count >= 2 else {
-            throw InstanceError(path: field.path, message: "needs at least 2 outputs, got \(rows.count)")
+            throw FieldError(path: field.path, message: "needs at least 2 outputs, got \(rows.count)")
         }
         var block: [[Double]] = []
         for row in rows {
             let vector = try row.numbers()
             if let d = dimension {
                 guard vector.count == d else {
-                    throw InstanceError(path: row.path, message: "has length \(vector.count), expected \(d) like the first feature vector")
+                    throw FieldError(path: row.path, message: "has length \(vector.count), expected \(d) like the first feature vector")
                 }
             } else {
-                guard !vector.isEmpty else { throw InstanceError(path: row.path, message: "must not be empty") }
+                guard !vector.isEmpty else { throw FieldError(path: row.path, message: "must not be empty") }
                 dimension = vector.count
             }
             block.append(vector)
@@ -145,11 +133,5 @@ public enum InstanceFile {
         }
 
         """
-    }
-
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let detail = ns.userInfo["NSDebugDescription"] as? String { return detail }
-        return ns.localizedDescription
     }
 }

@@ -9,49 +9,49 @@ struct JSONFields {
         self.path = path
     }
 
-    private func fail(_ message: String) -> InstanceError { InstanceError(path: path, message: message) }
+    private func fail(_ message: String) -> FieldError { FieldError(path: path, message: message) }
 
     private func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     /// The object's fields; throws on a missing required key or any key not listed.
-    func object(required: [String], optional: [String] = []) throws(InstanceError) -> [String: JSONFields] {
+    func object(required: [String], optional: [String] = []) throws(FieldError) -> [String: JSONFields] {
         guard case .object(let dictionary) = value else { throw fail("must be a JSON object") }
         let allowed = Set(required + optional)
         if let unknown = dictionary.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw InstanceError(path: child(unknown),
+            throw FieldError(path: child(unknown),
                                 message: "unknown key (allowed: \((required + optional).joined(separator: ", ")))")
         }
         if let missing = required.first(where: { dictionary[$0] == nil }) {
-            throw InstanceError(path: child(missing), message: "missing required key")
+            throw FieldError(path: child(missing), message: "missing required key")
         }
         var fields: [String: JSONFields] = [:]
         for (key, v) in dictionary { fields[key] = JSONFields(v, path: child(key)) }
         return fields
     }
 
-    func array() throws(InstanceError) -> [JSONFields] {
+    func array() throws(FieldError) -> [JSONFields] {
         guard case .array(let items) = value else { throw fail("must be a JSON array") }
         return items.enumerated().map { JSONFields($0.element, path: "\(path)[\($0.offset)]") }
     }
 
-    func number() throws(InstanceError) -> Double {
+    func number() throws(FieldError) -> Double {
         guard case .number(let x) = value else { throw fail("must be a number") }
         guard x.isFinite else { throw fail("must be a finite number, got \(x)") }
         return x
     }
 
-    func integer() throws(InstanceError) -> Int {
+    func integer() throws(FieldError) -> Int {
         let x = try number()
         guard x == x.rounded(), abs(x) < 9.0e15 else { throw fail("must be an integer, got \(x)") }
         return Int(x)
     }
 
-    func string() throws(InstanceError) -> String {
+    func string() throws(FieldError) -> String {
         guard case .string(let s) = value else { throw fail("must be a string") }
         return s
     }
 
-    func numbers() throws(InstanceError) -> [Double] {
+    func numbers() throws(FieldError) -> [Double] {
         var result: [Double] = []
         for item in try array() { result.append(try item.number()) }
         return result

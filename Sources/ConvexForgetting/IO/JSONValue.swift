@@ -1,3 +1,5 @@
+import Foundation
+
 /// A parsed JSON document. The parser is strict JSON (RFC 8259) with one extension: the bare words
 /// `NaN`, `Infinity` and `-Infinity` (which Python's `json.dump` writes) parse as numbers, so that
 /// validation can reject them with the name of the field instead of a bare syntax error. Numbers too
@@ -152,15 +154,38 @@ enum JSONValue {
                 case UInt8(ascii: "r"): scalars.append("\r")
                 case UInt8(ascii: "t"): scalars.append("\t")
                 case UInt8(ascii: "u"):
-                    guard position + 4 <= bytes.count,
-                          let code = UInt32(String(decoding: bytes[position..<(position + 4)], as: UTF8.self), radix: 16)
-                    else { throw error("invalid \\u escape") }
-                    position += 4
-                    scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+                    let code = try hexQuad()
+                    if (0xD800..<0xDC00).contains(code) {
+                        // A high surrogate: with a following \\uDC00-\\uDFFF low surrogate it is one scalar
+                        // (RFC 8259 section 7); alone it is invalid UTF-16 and reads as U+FFFD.
+                        if position + 6 <= bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") {
+                            let save = position
+                            position += 2
+                            let low = try hexQuad()
+                            if (0xDC00..<0xE000).contains(low) {
+                                scalars.append(Unicode.Scalar(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))!)
+                                continue
+                            }
+                            position = save
+                        }
+                        scalars.append("\u{FFFD}")
+                    } else {
+                        scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+                    }
                 default: throw error("invalid escape in a string")
                 }
             }
             throw error("unterminated string")
+        }
+
+        /// The four hex digits of a \\u escape.
+        mutating func hexQuad() throws(SyntaxError) -> UInt32 {
+            guard position + 4 <= bytes.count,
+                  bytes[position..<(position + 4)].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) }),
+                  let code = UInt32(String(decoding: bytes[position..<(position + 4)], as: UTF8.self), radix: 16)
+            else { throw error("invalid \\u escape") }
+            position += 4
+            return code
         }
 
         mutating func number() throws(SyntaxError) -> Double {
@@ -195,5 +220,54 @@ enum JSONValue {
             guard let value = Double(text) else { throw error("invalid number '\(text)'") }
             return value
         }
+    }
+}
+
+extension JSONValue {
+    /// JSON text: objects with sorted keys, numbers in Swift's shortest round-trip form (non-finite
+    /// numbers, which no valid document holds, as null), two-space indentation.
+    func text(indent: String = "") -> String {
+        let inner = indent + "  "
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let x):
+            guard x.isFinite else { return "null" }
+            if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
+            return "\(x)"
+        case .string(let s): return Self.quoted(s)
+        case .array(let items):
+            if items.isEmpty { return "[]" }
+            if items.allSatisfy({ if case .number = $0 { return true } else { return false } }) {
+                return "[" + items.map { $0.text() }.joined(separator: ", ") + "]"
+            }
+            return "[\n" + items.map { inner + $0.text(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+        case .object(let fields):
+            if fields.isEmpty { return "{}" }
+            return "{\n" + fields.keys.sorted().map { inner + Self.quoted($0) + ": " + fields[$0]!.text(indent: inner) }
+                .joined(separator: ",\n") + "\n\(indent)}"
+        }
+    }
+
+    static func quoted(_ s: String) -> String { JSONText.quoted(s) }
+}
+
+/// JSON text for the command line's own output.
+public enum JSONText {
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    public static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }

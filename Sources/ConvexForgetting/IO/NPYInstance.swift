@@ -14,60 +14,47 @@ import Foundation
 public enum NPYInstance {
     public static let files = ["dpo_features", "dpo_chosen", "dpo_rejected", "sft_features", "sft_targets"]
 
-    public static func load(directory: String) throws(InstanceError) -> Instance {
+    public static func load(directory: String) throws(FieldError) -> Instance {
         func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let scalarsPath = file("instance.json")
-        let scalars: JSONFields
-        do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: scalarsPath))
-            scalars = JSONFields(try JSONValue.parse([UInt8](data)))
-        } catch let error as JSONValue.SyntaxError {
-            throw InstanceError(file: scalarsPath, path: "", message: "malformed JSON at line \(error.line), column \(error.column): \(error.message)")
-        } catch {
-            throw InstanceError(file: scalarsPath, path: "", message: "cannot read the file")
+        let scalars = try SchemaDocument.load(path: scalarsPath, format: .json)
+        let (fields, reference) = try SchemaDocument.attributed(to: scalarsPath) { () throws(FieldError) in
+            let fields = try scalars.object(required: ["featureBound", "beta", "reference"], optional: ["name", "weightDecay"])
+            return (fields, try InstanceFile.readReference(fields["reference"]!))
         }
-        let fields: [String: JSONFields]
-        let reference: ReferenceSpec
-        do {
-            fields = try scalars.object(required: ["featureBound", "beta", "reference"], optional: ["name", "weightDecay"])
-            reference = try InstanceFile.readReference(fields["reference"]!)
-        } catch var error {
-            error.file = scalarsPath
-            throw error
-        }
-        func doubles(_ name: String) throws(InstanceError) -> (values: [Double], shape: [Int]) {
+        func doubles(_ name: String) throws(FieldError) -> (values: [Double], shape: [Int]) {
             do { return try NPY.readDoubles(file(name + ".npy")) } catch {
-                throw InstanceError(file: error.path, path: "", message: error.message)
+                throw FieldError(file: error.path, path: "", message: error.message)
             }
         }
-        func integers(_ name: String) throws(InstanceError) -> (values: [Int], shape: [Int]) {
+        func integers(_ name: String) throws(FieldError) -> (values: [Int], shape: [Int]) {
             do { return try NPY.readIntegers(file(name + ".npy")) } catch {
-                throw InstanceError(file: error.path, path: "", message: error.message)
+                throw FieldError(file: error.path, path: "", message: error.message)
             }
         }
         let dpo = try doubles("dpo_features")
         let sft = try doubles("sft_features")
         for (name, array) in [("dpo_features", dpo), ("sft_features", sft)] where array.shape.count != 3 {
-            throw InstanceError(file: file(name + ".npy"), path: "", message: "shape \(array.shape) is not [count, outputs, dimension]")
+            throw FieldError(file: file(name + ".npy"), path: "", message: "shape \(array.shape) is not [count, outputs, dimension]")
         }
         let (n, k, d) = (dpo.shape[0], dpo.shape[1], dpo.shape[2])
         let (m, ks) = (sft.shape[0], sft.shape[1])
         guard sft.shape[2] == d else {
-            throw InstanceError(file: file("sft_features.npy"), path: "", message: "dimension \(sft.shape[2]) differs from dpo_features' \(d)")
+            throw FieldError(file: file("sft_features.npy"), path: "", message: "dimension \(sft.shape[2]) differs from dpo_features' \(d)")
         }
         let chosen = try integers("dpo_chosen"), rejected = try integers("dpo_rejected"), targets = try integers("sft_targets")
         for (name, array, expected) in [("dpo_chosen", chosen, n), ("dpo_rejected", rejected, n), ("sft_targets", targets, m)]
         where array.shape != [expected] {
-            throw InstanceError(file: file(name + ".npy"), path: "", message: "shape \(array.shape) does not match [\(expected)]")
+            throw FieldError(file: file(name + ".npy"), path: "", message: "shape \(array.shape) does not match [\(expected)]")
         }
         do {
             return try Instance(
                 name: try fields["name"]?.string() ?? (directory as NSString).lastPathComponent,
                 featureBound: try fields["featureBound"]!.number(), beta: try fields["beta"]!.number(),
                 weightDecay: try fields["weightDecay"]?.number() ?? 0, reference: reference,
-                dpoFeatures: FeatureBlocks(dimension: d, offsets: (0...n).map { $0 * k }, values: dpo.values),
+                dpoFeatures: FeatureBlocks(dimension: d, offsets: (0...n).map { $0 * k }, values: dpo.values, path: "dpo_features"),
                 chosen: chosen.values, rejected: rejected.values,
-                sftFeatures: FeatureBlocks(dimension: d, offsets: (0...m).map { $0 * ks }, values: sft.values),
+                sftFeatures: FeatureBlocks(dimension: d, offsets: (0...m).map { $0 * ks }, values: sft.values, path: "sft_features"),
                 targets: targets.values)
         } catch var error {
             // Name the array file the field lives in: dpo[3].chosen is dpo_chosen.npy[3].
@@ -77,8 +64,8 @@ public enum NPYInstance {
     }
 
     /// Writes `instance` (every input of an objective must have the same number of outputs).
-    public static func write(_ instance: Instance, to directory: String) throws(InstanceError) {
-        func fail(_ message: String) -> InstanceError { InstanceError(file: directory, path: "", message: message) }
+    public static func write(_ instance: Instance, to directory: String) throws(FieldError) {
+        func fail(_ message: String) -> FieldError { FieldError(file: directory, path: "", message: message) }
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw fail("cannot create the directory")
         }
@@ -98,7 +85,7 @@ public enum NPYInstance {
             try NPY.write(instance.sftFeatures.values, shape: [instance.sftFeatures.count, ks, d], to: path("sft_features.npy"))
             try NPY.write(instance.targets, shape: [instance.targets.count], to: path("sft_targets.npy"))
         } catch {
-            throw InstanceError(file: error.path, path: "", message: error.message)
+            throw FieldError(file: error.path, path: "", message: error.message)
         }
         var scalars = InstanceFile.encode(instance)
         // The scalars file: the JSON encoding without the data arrays.
@@ -111,7 +98,7 @@ public enum NPYInstance {
 
 /// Loads an instance from a JSON file or an .npy directory.
 public enum InstanceLoader {
-    public static func load(path: String) throws(InstanceError) -> Instance {
+    public static func load(path: String) throws(FieldError) -> Instance {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             return try NPYInstance.load(directory: path)

@@ -12,21 +12,21 @@ public enum ReferenceSpec: Sendable, Equatable {
 /// bound Phi (Assumption 3.2) and the reference policy. Build it with `init(...)`, which validates
 /// everything, or load it from a file with `InstanceFile`.
 public struct Instance: Sendable, Equatable {
-    public var name: String
+    public let name: String
     /// Phi of Assumption 3.2: every ||phi(x, y)|| <= Phi.
-    public var featureBound: Double
+    public let featureBound: Double
     /// The DPO regularization beta > 0 (eq. 1).
-    public var beta: Double
+    public let beta: Double
     /// mu >= 0: adds mu/2 ||theta||^2 to both objectives (the paper's toy illustration).
-    public var weightDecay: Double
-    public var reference: ReferenceSpec
+    public let weightDecay: Double
+    public let reference: ReferenceSpec
     /// DPO inputs: all outputs' features, with the chosen y_w and rejected y_l index per input.
-    public var dpoFeatures: FeatureBlocks
-    public var chosen: [Int]
-    public var rejected: [Int]
+    public let dpoFeatures: FeatureBlocks
+    public let chosen: [Int]
+    public let rejected: [Int]
     /// SFT inputs: all outputs' features, with the target output index per input.
-    public var sftFeatures: FeatureBlocks
-    public var targets: [Int]
+    public let sftFeatures: FeatureBlocks
+    public let targets: [Int]
 
     /// The dimension d of theta.
     public var dimension: Int { dpoFeatures.dimension }
@@ -34,7 +34,7 @@ public struct Instance: Sendable, Equatable {
     /// Validates and builds an instance. Errors name the offending field (`dpo[3].chosen`).
     public init(name: String, featureBound: Double, beta: Double, weightDecay: Double,
                 reference: ReferenceSpec, dpoFeatures: FeatureBlocks, chosen: [Int], rejected: [Int],
-                sftFeatures: FeatureBlocks, targets: [Int]) throws(InstanceError) {
+                sftFeatures: FeatureBlocks, targets: [Int]) throws(FieldError) {
         self.name = name
         self.featureBound = featureBound
         self.beta = beta
@@ -48,9 +48,20 @@ public struct Instance: Sendable, Equatable {
         try validate()
     }
 
+    /// A copy with the given fields replaced, validated again (fields are read-only once validated).
+    public func with(name: String? = nil, featureBound: Double? = nil, beta: Double? = nil, weightDecay: Double? = nil,
+                     reference: ReferenceSpec? = nil, dpoFeatures: FeatureBlocks? = nil, chosen: [Int]? = nil,
+                     rejected: [Int]? = nil, sftFeatures: FeatureBlocks? = nil, targets: [Int]? = nil) throws(FieldError) -> Instance {
+        try Instance(name: name ?? self.name, featureBound: featureBound ?? self.featureBound, beta: beta ?? self.beta,
+                     weightDecay: weightDecay ?? self.weightDecay, reference: reference ?? self.reference,
+                     dpoFeatures: dpoFeatures ?? self.dpoFeatures, chosen: chosen ?? self.chosen,
+                     rejected: rejected ?? self.rejected, sftFeatures: sftFeatures ?? self.sftFeatures,
+                     targets: targets ?? self.targets)
+    }
+
     /// Checks every rule of the instance schema; the first violation is thrown.
-    public func validate() throws(InstanceError) {
-        func fail(_ path: String, _ message: String) -> InstanceError { InstanceError(path: path, message: message) }
+    private func validate() throws(FieldError) {
+        func fail(_ path: String, _ message: String) -> FieldError { FieldError(path: path, message: message) }
         guard featureBound.isFinite, featureBound > 0 else {
             throw fail("featureBound", "must be a finite number > 0, got \(featureBound)")
         }
@@ -122,30 +133,13 @@ public struct Instance: Sendable, Equatable {
         }
     }
 
-    static func checkVector(_ v: [Double], path: String, dimension d: Int) throws(InstanceError) {
+    static func checkVector(_ v: [Double], path: String, dimension d: Int) throws(FieldError) {
         guard v.count == d else {
-            throw InstanceError(path: path, message: "has length \(v.count), but the features have length \(d)")
+            throw FieldError(path: path, message: "has length \(v.count), but the features have length \(d)")
         }
         if let bad = v.first(where: { !$0.isFinite }) {
-            throw InstanceError(path: path, message: "contains a non-finite number \(bad)")
+            throw FieldError(path: path, message: "contains a non-finite number \(bad)")
         }
     }
 }
 
-/// A violated instance rule: `path` names the field (`dpo[3].chosen`), `file` the file when known.
-public struct InstanceError: Error, Equatable, CustomStringConvertible {
-    public var file: String?
-    public var path: String
-    public var message: String
-
-    public init(file: String? = nil, path: String, message: String) {
-        self.file = file
-        self.path = path
-        self.message = message
-    }
-
-    public var description: String {
-        let location = [file, path.isEmpty ? nil : path].compactMap { $0 }.joined(separator: ": ")
-        return location.isEmpty ? message : "\(location): \(message)"
-    }
-}

@@ -28,14 +28,14 @@ extension Instance {
     /// A random instance: every feature is uniform in the ball of radius Phi (a Gaussian direction times
     /// Phi u^{1/d}); chosen, rejected (distinct) and targets uniform; theta_ref = 0 (uniform reference
     /// policy). Throws when a parameter is out of range (dimension or outputs < 1 or 2, ...).
-    public static func random(_ spec: RandomInstanceSpec) throws(InstanceError) -> Instance {
-        guard spec.dimension >= 1 else { throw InstanceError(path: "dim", message: "must be >= 1") }
-        guard spec.outputs >= 2 else { throw InstanceError(path: "outputs", message: "must be >= 2") }
-        guard spec.dpoCount >= 1 else { throw InstanceError(path: "dpo", message: "must be >= 1") }
-        guard spec.sftCount >= 1 else { throw InstanceError(path: "sft", message: "must be >= 1") }
+    public static func random(_ spec: RandomInstanceSpec) throws(FieldError) -> Instance {
+        guard spec.dimension >= 1 else { throw FieldError(path: "dim", message: "must be >= 1") }
+        guard spec.outputs >= 2 else { throw FieldError(path: "outputs", message: "must be >= 2") }
+        guard spec.dpoCount >= 1 else { throw FieldError(path: "dpo", message: "must be >= 1") }
+        guard spec.sftCount >= 1 else { throw FieldError(path: "sft", message: "must be >= 1") }
         var rng = Xoshiro256StarStar(seed: spec.seed)
         let d = spec.dimension
-        func features(_ inputs: Int) -> FeatureBlocks {
+        func features(_ inputs: Int) throws(FieldError) -> FeatureBlocks {
             var values = [Double](repeating: 0, count: inputs * spec.outputs * d)
             var row = [Double](repeating: 0, count: d)
             for r in 0..<(inputs * spec.outputs) {
@@ -50,9 +50,9 @@ extension Instance {
                 let radius = spec.featureBound * pow(rng.uniform(), 1 / Double(d)) / squared.squareRoot()
                 for c in 0..<d { values[r * d + c] = row[c] * radius }
             }
-            return FeatureBlocks(dimension: d, offsets: (0...inputs).map { $0 * spec.outputs }, values: values)
+            return try FeatureBlocks(dimension: d, offsets: (0...inputs).map { $0 * spec.outputs }, values: values)
         }
-        let dpoFeatures = features(spec.dpoCount)
+        let dpoFeatures = try features(spec.dpoCount)
         var chosen: [Int] = []
         var rejected: [Int] = []
         for _ in 0..<spec.dpoCount {
@@ -62,7 +62,7 @@ extension Instance {
             chosen.append(w)
             rejected.append(l)
         }
-        let sftFeatures = features(spec.sftCount)
+        let sftFeatures = try features(spec.sftCount)
         let targets = (0..<spec.sftCount).map { _ in rng.index(below: spec.outputs) }
         return try Instance(
             name: "random-d\(d)-k\(spec.outputs)-n\(spec.dpoCount)-m\(spec.sftCount)-seed\(spec.seed)",

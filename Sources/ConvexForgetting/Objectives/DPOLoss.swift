@@ -10,7 +10,7 @@ import Foundation
 ///     hess f(theta)  = (1/N) sum_i beta^2 sigma(z_i) sigma(-z_i) dphi_i dphi_i^T   (Prop. A.2, rank one each)
 ///
 /// Only the chosen and rejected features enter: the other outputs of a DPO input do not change the loss.
-public struct DPOLoss: Sendable {
+public struct DPOLoss: LossStorage {
     public let dimension: Int
     public let count: Int
     public let beta: Double
@@ -19,7 +19,8 @@ public struct DPOLoss: Sendable {
     /// dphi_i . theta_ref, so that z_i = beta (dphi_i . theta - referenceMargins[i]).
     public let referenceMargins: [Double]
 
-    public init(features: FeatureBlocks, chosen: [Int], rejected: [Int], beta: Double, thetaRef: [Double]) {
+    /// From a validated instance's data (indices in range, thetaRef of length d).
+    init(features: FeatureBlocks, chosen: [Int], rejected: [Int], beta: Double, thetaRef: [Double]) {
         let d = features.dimension
         dimension = d
         count = features.count
@@ -58,49 +59,22 @@ public struct DPOLoss: Sendable {
         @inline(__always)
         func datum(_ i: Int, _ theta: UnsafePointer<Double>, coefficient: Double,
                    gradient: UnsafeMutablePointer<Double>?, value: Bool) -> Double {
-            let z = margin(i, theta)
-            let e = exp(-abs(z))
+            let logistic = Stable.LogisticTerm(margin: margin(i, theta))
             if let g = gradient {
-                // sigma(-z) = e / (1 + e) for z >= 0, 1 / (1 + e) for z < 0.
-                let s = (z >= 0 ? e : 1) / (1 + e)
-                Kernels.axpy(-beta * coefficient * s, dphi + i * dimension, g, dimension)
+                Kernels.axpy(-beta * coefficient * logistic.sigmoidOfMinusMargin, dphi + i * dimension, g, dimension)
             }
-            // softplus(-z) = max(-z, 0) + log1p(e^{-|z|}).
-            return value ? max(-z, 0) + log1p(e) : 0
+            return value ? logistic.loss : 0
         }
 
-        /// Mean loss over the data (or over `batch`, with repetition); adds `scale` times the mean gradient.
-        @inline(__always)
-        public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
-                             gradient: UnsafeMutablePointer<Double>?, value: Bool = true) -> Double {
-            meanOverData(theta, batch: batch, scale: scale, gradient: gradient, value: value)
-        }
     }
 
     @inline(__always)
-    public func withView<R>(_ body: (View) throws -> R) rethrows -> R {
+    func withView<R>(_ body: (View) throws -> R) rethrows -> R {
         try differences.withUnsafeBufferPointer { dp in
             try referenceMargins.withUnsafeBufferPointer { mp in
                 try body(View(dimension: dimension, count: count, beta: beta, dphi: dp.baseAddress!, margins: mp.baseAddress!))
             }
         }
-    }
-
-    /// The mean loss over the data; when `gradient` is given, adds `scale` times the mean gradient to it.
-    public func evaluate(_ theta: UnsafePointer<Double>, scale: Double, gradient: UnsafeMutablePointer<Double>?) -> Double {
-        withView { $0.evaluate(theta, batch: nil, scale: scale, gradient: gradient) }
-    }
-
-    /// The same over the data indices in `batch` (with repetition).
-    public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>, scale: Double,
-                         gradient: UnsafeMutablePointer<Double>?) -> Double {
-        withView { $0.evaluate(theta, batch: batch, scale: scale, gradient: gradient) }
-    }
-
-    /// The loss of datum i and its gradient -beta sigma(-z_i) dphi_i (written into `gradient`).
-    public func datumGradient(_ i: Int, _ theta: UnsafePointer<Double>, into gradient: UnsafeMutablePointer<Double>) -> Double {
-        gradient.update(repeating: 0, count: dimension)
-        return withView { $0.datum(i, theta, coefficient: 1, gradient: gradient, value: true) }
     }
 
     /// Adds `scale` times the mean Hessian to the upper triangle of the row-major `hessian`.

@@ -33,9 +33,19 @@ protocol DatumLoss {
     /// Datum i's loss (when `value`), adding `coefficient` times its gradient to `gradient` (when given).
     func datum(_ i: Int, _ theta: UnsafePointer<Double>, coefficient: Double,
                gradient: UnsafeMutablePointer<Double>?, value: Bool) -> Double
+    /// Mean loss over the data (or over `batch`, with repetition); adds `scale` times the mean gradient.
+    /// By default `meanOverData`; SFT splits large instances into slices on all cores.
+    func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
+                  gradient: UnsafeMutablePointer<Double>?, value: Bool) -> Double
 }
 
 extension DatumLoss {
+    @inline(__always)
+    func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
+                  gradient: UnsafeMutablePointer<Double>?, value: Bool) -> Double {
+        meanOverData(theta, batch: batch, scale: scale, gradient: gradient, value: value)
+    }
+
     /// Mean loss over the data (or over `batch`, with repetition); adds `scale` times the mean gradient.
     @inline(__always)
     func meanOverData(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>?, scale: Double,
@@ -49,5 +59,31 @@ extension DatumLoss {
         let c = scale / Double(count)
         for i in 0..<count { total += datum(i, theta, coefficient: c, gradient: gradient, value: value) }
         return total / Double(count)
+    }
+}
+
+/// A loss stored as arrays (DPOLoss, SFTLoss) with a pointer view for the hot loop: the array-level
+/// wrappers below are written once for both.
+protocol LossStorage: Sendable {
+    associatedtype View: DatumLoss
+    var dimension: Int { get }
+    var count: Int { get }
+    func withView<R>(_ body: (View) throws -> R) rethrows -> R
+}
+
+extension LossStorage {
+    /// The mean loss over the data (or over `batch`, with repetition; every index must be in range); when
+    /// `gradient` is given, adds `scale` times the mean gradient to it.
+    func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>? = nil, scale: Double,
+                  gradient: UnsafeMutablePointer<Double>?) -> Double {
+        if let batch { precondition(batch.allSatisfy { $0 >= 0 && $0 < count }, "batch index out of range 0..<\(count)") }
+        return withView { $0.evaluate(theta, batch: batch, scale: scale, gradient: gradient, value: true) }
+    }
+
+    /// The loss of datum i (0 <= i < count) and its gradient, written into `gradient`.
+    func datumGradient(_ i: Int, _ theta: UnsafePointer<Double>, into gradient: UnsafeMutablePointer<Double>) -> Double {
+        precondition(i >= 0 && i < count, "datum \(i) is out of range 0..<\(count)")
+        gradient.update(repeating: 0, count: dimension)
+        return withView { $0.datum(i, theta, coefficient: 1, gradient: gradient, value: true) }
     }
 }

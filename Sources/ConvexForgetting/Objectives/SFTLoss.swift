@@ -10,14 +10,15 @@ import Foundation
 ///
 /// One pass per datum over its K x d block computes the logits; a second pass over the same block, while
 /// it is still in cache, accumulates the gradient.
-public struct SFTLoss: Sendable {
+public struct SFTLoss: LossStorage {
     public let dimension: Int
     public let features: FeatureBlocks
     public let targets: [Int]
     /// The largest number of outputs of any input (the size of the logit scratch buffer).
     public let maxOutputs: Int
 
-    public init(features: FeatureBlocks, targets: [Int]) {
+    /// From a validated instance's data (every target in range).
+    init(features: FeatureBlocks, targets: [Int]) {
         dimension = features.dimension
         self.features = features
         self.targets = targets
@@ -50,7 +51,7 @@ public struct SFTLoss: Sendable {
         }
 
         /// Pass 1 over datum i's K x d block: the logits l_j, their maximum m, and e^{l_j - m} written to
-        /// `logits` (the maximum's own e^0 = 1 without calling exp), with their sum and the target's logit.
+        /// `logits` (`Stable.shiftedExponentials`), with their sum and the target's logit.
         @inline(__always)
         func exponentials(_ i: Int, _ theta: UnsafePointer<Double>, into logits: UnsafeMutablePointer<Double>)
             -> (block: UnsafePointer<Double>, outputs: Int, largest: Double, targetLogit: Double, sum: Double) {
@@ -58,23 +59,9 @@ public struct SFTLoss: Sendable {
             let first = offsets[i]
             let k = offsets[i + 1] - first
             let block = phi + first * d
-            var largest = -Double.infinity
-            var top = 0
-            for j in 0..<k {
-                let s = Kernels.dot(block + j * d, theta, d)
-                logits[j] = s
-                if s > largest {
-                    largest = s
-                    top = j
-                }
-            }
+            for j in 0..<k { logits[j] = Kernels.dot(block + j * d, theta, d) }
             let targetLogit = logits[targets[i]]
-            var sum = 0.0
-            for j in 0..<k {
-                let e = j == top ? 1 : exp(logits[j] - largest)
-                logits[j] = e
-                sum += e
-            }
+            let (largest, sum) = Stable.shiftedExponentials(logits, count: k)
             return (block, k, largest, targetLogit, sum)
         }
 
@@ -148,7 +135,7 @@ public struct SFTLoss: Sendable {
     static let slices = 16
 
     @inline(__always)
-    public func withView<R>(_ body: (View) throws -> R) rethrows -> R {
+    func withView<R>(_ body: (View) throws -> R) rethrows -> R {
         return try features.values.withUnsafeBufferPointer { vp in
             try features.offsets.withUnsafeBufferPointer { op in
                 try targets.withUnsafeBufferPointer { tp in
@@ -163,23 +150,6 @@ public struct SFTLoss: Sendable {
                 }
             }
         }
-    }
-
-    /// The mean loss over the data; when `gradient` is given, adds `scale` times the mean gradient to it.
-    public func evaluate(_ theta: UnsafePointer<Double>, scale: Double, gradient: UnsafeMutablePointer<Double>?) -> Double {
-        withView { $0.evaluate(theta, batch: nil, scale: scale, gradient: gradient) }
-    }
-
-    /// The same over the data indices in `batch` (with repetition).
-    public func evaluate(_ theta: UnsafePointer<Double>, batch: UnsafeBufferPointer<Int>, scale: Double,
-                         gradient: UnsafeMutablePointer<Double>?) -> Double {
-        withView { $0.evaluate(theta, batch: batch, scale: scale, gradient: gradient) }
-    }
-
-    /// The loss of datum i and its gradient E_p phi - phi_y (written into `gradient`).
-    public func datumGradient(_ i: Int, _ theta: UnsafePointer<Double>, into gradient: UnsafeMutablePointer<Double>) -> Double {
-        gradient.update(repeating: 0, count: dimension)
-        return withView { $0.datum(i, theta, coefficient: 1, gradient: gradient, value: true) }
     }
 
     /// Adds `scale` times the mean Hessian, the mean softmax covariance of the features, to the upper

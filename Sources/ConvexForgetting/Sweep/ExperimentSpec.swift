@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// A sweep experiment: instance files and the grids whose Cartesian product is run. YAML (or JSON):
 /// ```
@@ -16,127 +15,88 @@ import Yams
 /// record: final                                # all | log | every:N | final | steps:...; default final
 /// ```
 /// Unknown keys are errors naming their path; so are empty grids and values out of range.
-public struct ExperimentSpec: Sendable, Equatable, Codable {
-    public struct Schedule: Sendable, Equatable, Codable {
-        public var name: String
-        public var rate: Double
-    }
-
-    public struct Sequential: Sendable, Equatable, Codable {
+public struct ExperimentSpec: Sendable, Equatable {
+    public struct Sequential: Sendable, Equatable {
         public var dpoSteps: Int?
         public var sftSteps: Int?
         public var threshold: Double?
         /// Split the horizon T by lambda, as the paper's Sequential trades off by epochs:
         /// T_DPO = round(lambda T), T_SFT = T - T_DPO (same total cost as T steps of the other methods).
-        public var splitByLambda: Bool?
+        public var splitByLambda = false
+
+        public init() {}
     }
 
     public var name: String
-    /// Instance paths as resolved (relative to the working directory).
+    /// Instance paths as resolved (relative to the working directory when below it).
     public var instances: [String]
-    public var methods: [Method]
+    public var methods: [MethodName]
     public var lambdas: [Double]
     public var steps: [Int]
     public var seeds: [UInt64]
-    public var schedules: [Schedule]
+    public var schedules: [StepSchedule]
     /// nil entries mean full batch.
     public var batch: [Int?]
     public var evalEvery: [Int]
     public var sequential: Sequential
-    public var record: String
+    public var record: RecordMode
 
     /// Parses YAML or JSON text; `file` locates relative instance paths and names the file in errors.
-    public static func parse(_ text: String, file: String) throws(InstanceError) -> ExperimentSpec {
-        let root: JSONValue
-        do {
-            guard let loaded = try Yams.load(yaml: text) else {
-                throw InstanceError(file: file, path: "", message: "the experiment file is empty")
-            }
-            root = try convert(loaded, path: "")
-        } catch let error as InstanceError {
-            var e = error
-            e.file = file
-            throw e
-        } catch {
-            throw InstanceError(file: file, path: "", message: "malformed YAML/JSON (\(String(describing: error).split(separator: "\n").first ?? ""))")
-        }
-        do {
-            return try build(JSONFields(root), base: URL(fileURLWithPath: file).deletingLastPathComponent())
-        } catch var error {
-            error.file = file
-            throw error
+    public static func parse(_ text: String, file: String) throws(FieldError) -> ExperimentSpec {
+        try SchemaDocument.attributed(to: file) { () throws(FieldError) in
+            try build(SchemaDocument.parse(Data(text.utf8), format: .yaml),
+                      base: URL(fileURLWithPath: file).deletingLastPathComponent(), checkFiles: true)
         }
     }
 
-    public static func load(path: String) throws(InstanceError) -> ExperimentSpec {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw InstanceError(file: path, path: "", message: "cannot read the file")
-        }
-        return try parse(text, file: path)
-    }
-
-    /// Yams's Swift values to a JSONValue (mapping keys must be strings).
-    static func convert(_ value: Any, path: String) throws(InstanceError) -> JSONValue {
-        switch value {
-        case let b as Bool: return .bool(b)
-        case let i as Int: return .number(Double(i))
-        case let d as Double: return .number(d)
-        case let s as String: return .string(s)
-        case let a as [Any]:
-            var items: [JSONValue] = []
-            for (k, item) in a.enumerated() { items.append(try convert(item, path: "\(path)[\(k)]")) }
-            return .array(items)
-        case let m as [AnyHashable: Any]:
-            var fields: [String: JSONValue] = [:]
-            for (key, item) in m {
-                guard let k = key.base as? String else { throw InstanceError(path: path, message: "mapping keys must be strings") }
-                fields[k] = try convert(item, path: path.isEmpty ? k : "\(path).\(k)")
-            }
-            return .object(fields)
-        case is NSNull: return .null
-        default:
-            if String(describing: value) == "nil" || String(describing: type(of: value)).contains("Optional") { return .null }
-            throw InstanceError(path: path, message: "unsupported value \(value)")
+    public static func load(path: String) throws(FieldError) -> ExperimentSpec {
+        let root = try SchemaDocument.load(path: path, format: .yaml)
+        return try SchemaDocument.attributed(to: path) { () throws(FieldError) in
+            try build(root, base: URL(fileURLWithPath: path).deletingLastPathComponent(), checkFiles: true)
         }
     }
 
-    static func build(_ root: JSONFields, base: URL) throws(InstanceError) -> ExperimentSpec {
+    /// Reads the experiment schema. Relative instance paths are resolved against `base` (nil: taken as
+    /// they are, as a manifest stores them); with `checkFiles`, each must exist.
+    static func build(_ root: JSONFields, base: URL?, checkFiles: Bool) throws(FieldError) -> ExperimentSpec {
         let f = try root.object(required: ["instances", "methods", "lambdas", "steps", "seeds", "schedules"],
                                 optional: ["name", "batch", "evalEvery", "sequential", "record"])
-        func nonEmpty<T>(_ items: [T], _ key: String) throws(InstanceError) -> [T] {
-            guard !items.isEmpty else { throw InstanceError(path: key, message: "empty grid: give at least one value") }
-            return items
+        func grid<T>(_ key: String, _ read: (JSONFields) throws(FieldError) -> T) throws(FieldError) -> [T] {
+            let items = try f[key]!.array()
+            guard !items.isEmpty else { throw FieldError(path: key, message: "empty grid: give at least one value") }
+            var values: [T] = []
+            for item in items { values.append(try read(item)) }
+            return values
+        }
+        func argument<T>(_ item: JSONFields, _ make: () throws(ArgumentError) -> T) throws(FieldError) -> T {
+            do { return try make() } catch { throw FieldError(path: item.path, message: error.message) }
         }
         let name = try f["name"]?.string() ?? "experiment"
-        var instances: [String] = []
-        for item in try nonEmpty(try f["instances"]!.array(), "instances") {
+        let instances = try grid("instances") { (item) throws(FieldError) -> String in
             let relative = try item.string()
-            let resolved = relative.hasPrefix("/") ? relative : base.appendingPathComponent(relative).standardizedFileURL.path
-            guard FileManager.default.fileExists(atPath: resolved) else {
-                throw InstanceError(path: item.path, message: "instance file \(relative) not found (looked at \(resolved))")
+            guard let base, !relative.hasPrefix("/") else { return relative }
+            let resolved = base.appendingPathComponent(relative).standardizedFileURL.path
+            if checkFiles, !FileManager.default.fileExists(atPath: resolved) {
+                throw FieldError(path: item.path, message: "instance file \(relative) not found (looked at \(resolved))")
             }
-            instances.append(relativePath(resolved))
+            return relativePath(resolved)
         }
-        var methods: [Method] = []
-        for item in try nonEmpty(try f["methods"]!.array(), "methods") {
+        let methods = try grid("methods") { (item) throws(FieldError) -> MethodName in
             let text = try item.string()
-            guard let m = Method(rawValue: text) else {
-                throw InstanceError(path: item.path, message: "unknown method '\(text)' (expected one of \(Method.names))")
+            guard let m = MethodName(rawValue: text) else {
+                throw FieldError(path: item.path, message: "unknown method '\(text)' (expected one of \(MethodName.names))")
             }
-            methods.append(m)
+            return m
         }
-        var lambdas: [Double] = []
-        for item in try nonEmpty(try f["lambdas"]!.array(), "lambdas") {
+        let lambdas = try grid("lambdas") { (item) throws(FieldError) -> Double in
             let l = try item.number()
-            guard l >= 0, l <= 1 else { throw InstanceError(path: item.path, message: "lambda must lie in [0, 1], got \(l)") }
-            lambdas.append(l)
+            guard l >= 0, l <= 1 else { throw FieldError(path: item.path, message: "lambda must lie in [0, 1], got \(l)") }
+            return l
         }
-        var steps: [Int] = []
-        for item in try nonEmpty(try f["steps"]!.array(), "steps") {
+        let steps = try grid("steps") { (item) throws(FieldError) -> Int in
             let s = try item.integer()
-            guard s >= 1 else { throw InstanceError(path: item.path, message: "steps must be >= 1, got \(s)") }
-            steps.append(s)
+            guard s >= 1 else { throw FieldError(path: item.path, message: "steps must be >= 1, got \(s)") }
+            return s
         }
         var seeds: [UInt64] = []
         let seedField = f["seeds"]!
@@ -144,64 +104,65 @@ public struct ExperimentSpec: Sendable, Equatable, Codable {
             let o = try seedField.object(required: ["count"], optional: ["from"])
             let count = try o["count"]!.integer()
             let from = try o["from"]?.integer() ?? 0
-            guard count >= 1 else { throw InstanceError(path: "seeds.count", message: "empty grid: count must be >= 1") }
-            guard from >= 0 else { throw InstanceError(path: "seeds.from", message: "must be >= 0") }
+            guard count >= 1 else { throw FieldError(path: "seeds.count", message: "empty grid: count must be >= 1") }
+            guard from >= 0 else { throw FieldError(path: "seeds.from", message: "must be >= 0") }
             seeds = (0..<count).map { UInt64(from + $0) }
         } else {
-            for item in try nonEmpty(try seedField.array(), "seeds") {
+            seeds = try grid("seeds") { (item) throws(FieldError) -> UInt64 in
                 let s = try item.integer()
-                guard s >= 0 else { throw InstanceError(path: item.path, message: "seeds must be >= 0") }
-                seeds.append(UInt64(s))
+                guard s >= 0 else { throw FieldError(path: item.path, message: "seeds must be >= 0") }
+                return UInt64(s)
             }
         }
-        var schedules: [Schedule] = []
-        for item in try nonEmpty(try f["schedules"]!.array(), "schedules") {
+        let schedules = try grid("schedules") { (item) throws(FieldError) -> StepSchedule in
             let o = try item.object(required: ["name", "rate"])
-            let schedule = Schedule(name: try o["name"]!.string(), rate: try o["rate"]!.number())
-            do { _ = try StepSchedule(name: schedule.name, rate: schedule.rate) } catch {
-                throw InstanceError(path: item.path, message: error.description)
+            let text = try o["name"]!.string()
+            guard let scheduleName = ScheduleName(rawValue: text) else {
+                throw FieldError(path: item.path, message: "unknown schedule '\(text)' (expected \(ScheduleName.names))")
             }
-            schedules.append(schedule)
+            let rate = try o["rate"]!.number()
+            return try argument(item) { () throws(ArgumentError) in try StepSchedule(scheduleName, rate: rate) }
         }
         var batch: [Int?] = [nil]
-        if let field = f["batch"] {
-            batch = []
-            for item in try nonEmpty(try field.array(), "batch") {
-                if case .string("full") = item.value { batch.append(nil); continue }
+        if f["batch"] != nil {
+            batch = try grid("batch") { (item) throws(FieldError) -> Int? in
+                if case .string("full") = item.value { return nil }
                 let b = try item.integer()
-                guard b >= 1 else { throw InstanceError(path: item.path, message: "batch must be >= 1 or 'full', got \(b)") }
-                batch.append(b)
+                guard b >= 1 else { throw FieldError(path: item.path, message: "batch must be >= 1 or 'full', got \(b)") }
+                return b
             }
         }
         var evalEvery = [1]
-        if let field = f["evalEvery"] {
-            evalEvery = []
-            for item in try nonEmpty(try field.array(), "evalEvery") {
+        if f["evalEvery"] != nil {
+            evalEvery = try grid("evalEvery") { (item) throws(FieldError) -> Int in
                 let k = try item.integer()
-                guard k >= 1 else { throw InstanceError(path: item.path, message: "evalEvery must be >= 1, got \(k)") }
-                evalEvery.append(k)
+                guard k >= 1 else { throw FieldError(path: item.path, message: "evalEvery must be >= 1, got \(k)") }
+                return k
             }
         }
         var sequential = Sequential()
         if let field = f["sequential"] {
             let o = try field.object(required: [], optional: ["dpoSteps", "sftSteps", "threshold", "splitByLambda"])
             if let split = o["splitByLambda"] {
-                guard case .bool(let b) = split.value else { throw InstanceError(path: split.path, message: "must be true or false") }
+                guard case .bool(let b) = split.value else { throw FieldError(path: split.path, message: "must be true or false") }
                 sequential.splitByLambda = b
                 if b, o["dpoSteps"] != nil || o["sftSteps"] != nil {
-                    throw InstanceError(path: split.path, message: "excludes dpoSteps and sftSteps")
+                    throw FieldError(path: split.path, message: "excludes dpoSteps and sftSteps")
                 }
             }
             sequential.dpoSteps = try o["dpoSteps"]?.integer()
             sequential.sftSteps = try o["sftSteps"]?.integer()
             sequential.threshold = try o["threshold"]?.number()
             for (key, value) in [("dpoSteps", sequential.dpoSteps), ("sftSteps", sequential.sftSteps)] {
-                if let v = value, v < 0 { throw InstanceError(path: "sequential.\(key)", message: "must be >= 0") }
+                if let v = value, v < 0 { throw FieldError(path: "sequential.\(key)", message: "must be >= 0") }
             }
-            if let h = sequential.threshold, h < 0 { throw InstanceError(path: "sequential.threshold", message: "must be >= 0") }
+            if let h = sequential.threshold, h < 0 { throw FieldError(path: "sequential.threshold", message: "must be >= 0") }
         }
-        let record = try f["record"]?.string() ?? "final"
-        do { _ = try RecordMode(parsing: record) } catch { throw InstanceError(path: "record", message: error.description) }
+        var record = RecordMode.final
+        if let field = f["record"] {
+            let text = try field.string()
+            do { record = try RecordMode(parsing: text) } catch { throw FieldError(path: "record", message: error.description) }
+        }
         return ExperimentSpec(name: name, instances: instances, methods: methods, lambdas: lambdas, steps: steps, seeds: seeds,
                               schedules: schedules, batch: batch, evalEvery: evalEvery, sequential: sequential, record: record)
     }
@@ -212,6 +173,33 @@ public struct ExperimentSpec: Sendable, Equatable, Codable {
         return absolute.hasPrefix(cwd) ? String(absolute.dropFirst(cwd.count)) : absolute
     }
 
+    /// The spec in its own schema, instance paths as resolved: what a manifest stores, read back by
+    /// `build(_:base: nil, checkFiles: false)` into an equal spec.
+    var json: JSONValue {
+        func numbers<S: Sequence>(_ values: S, _ convert: (S.Element) -> Double) -> JSONValue { .array(values.map { .number(convert($0)) }) }
+        var sequentialFields: [String: JSONValue] = [:]
+        if let v = sequential.dpoSteps { sequentialFields["dpoSteps"] = .number(Double(v)) }
+        if let v = sequential.sftSteps { sequentialFields["sftSteps"] = .number(Double(v)) }
+        if let v = sequential.threshold { sequentialFields["threshold"] = .number(v) }
+        if sequential.splitByLambda { sequentialFields["splitByLambda"] = .bool(true) }
+        var fields: [String: JSONValue] = [
+            "name": .string(name), "instances": .array(instances.map { .string($0) }),
+            "methods": .array(methods.map { .string($0.rawValue) }), "lambdas": numbers(lambdas) { $0 },
+            "steps": numbers(steps) { Double($0) },
+            "schedules": .array(schedules.map { .object(["name": .string($0.name.rawValue), "rate": .number($0.baseRate)]) }),
+            "batch": .array(batch.map { $0.map { .number(Double($0)) } ?? .string("full") }),
+            "evalEvery": numbers(evalEvery) { Double($0) }, "record": .string(record.description),
+        ]
+        // A contiguous seed range stays compact.
+        if let first = seeds.first, seeds == Array(first..<(first + UInt64(seeds.count))) {
+            fields["seeds"] = .object(["from": .number(Double(first)), "count": .number(Double(seeds.count))])
+        } else {
+            fields["seeds"] = numbers(seeds) { Double($0) }
+        }
+        if !sequentialFields.isEmpty { fields["sequential"] = .object(sequentialFields) }
+        return .object(fields)
+    }
+
     /// One run of the grid.
     public struct Run: Sendable {
         public var id: Int
@@ -220,30 +208,34 @@ public struct ExperimentSpec: Sendable, Equatable, Codable {
     }
 
     /// The Cartesian product in a fixed order: instance, method, schedule, lambda, steps, evalEvery
-    /// (maxright-stale only), batch, seed. A run's index is its `run_id`.
-    public var runs: [Run] {
+    /// (maxright-stale only), batch, seed. A run's index is its `run_id`. Computed once by whoever plans
+    /// the sweep (`SweepRunner`); it cannot fail for a parsed spec, but the methods are built (and so
+    /// checked) through `Method.make`.
+    public func runs() throws(ArgumentError) -> [Run] {
         var result: [Run] = []
-        let record = (try? RecordMode(parsing: record)) ?? .final
-        for (i, _) in instances.enumerated() {
-            for method in methods {
+        for i in instances.indices {
+            for name in methods {
+                let isSequential = name == .sequential || name == .sequentialSFTFirst
                 for schedule in schedules {
                     for lambda in lambdas {
                         for steps in self.steps {
-                            for k in (method == .maxrightStale ? evalEvery : [1]) {
+                            for k in (name == .maxrightStale ? evalEvery.map { Optional($0) } : [nil]) {
+                                var parameters = MethodParameters(evalEvery: k)
+                                if isSequential {
+                                    parameters.threshold = sequential.threshold
+                                    if sequential.splitByLambda {
+                                        parameters.dpoSteps = Int((lambda * Double(steps)).rounded())
+                                        parameters.sftSteps = steps - parameters.dpoSteps!
+                                    } else {
+                                        parameters.dpoSteps = sequential.dpoSteps
+                                        parameters.sftSteps = sequential.sftSteps
+                                    }
+                                }
+                                let method = try Method.make(name, steps: steps, parameters: parameters)
                                 for b in batch {
                                     for seed in seeds {
-                                        var dpoSteps = sequential.dpoSteps, sftSteps = sequential.sftSteps
-                                        if sequential.splitByLambda == true {
-                                            dpoSteps = Int((lambda * Double(steps)).rounded())
-                                            sftSteps = steps - dpoSteps!
-                                        }
-                                        let spec = RunSpec(
-                                            method: method, lambda: lambda, steps: steps,
-                                            dpoSteps: method.isSequential ? dpoSteps : nil,
-                                            sftSteps: method.isSequential ? sftSteps : nil,
-                                            threshold: method.isSequential ? sequential.threshold : nil,
-                                            evalEvery: k, schedule: try! StepSchedule(name: schedule.name, rate: schedule.rate),
-                                            seed: seed, batch: b, record: record)
+                                        let spec = RunSpec(method: method, lambda: lambda, steps: steps, schedule: schedule,
+                                                           seed: seed, batch: b, record: record)
                                         result.append(Run(id: result.count, instance: i, spec: spec))
                                     }
                                 }

@@ -39,11 +39,14 @@ public struct SweepRunner: Sendable {
     public let spec: ExperimentSpec
     public let directory: String
     public let options: Options
+    /// The whole grid, computed once.
+    public let allRuns: [ExperimentSpec.Run]
 
-    public init(spec: ExperimentSpec, directory: String, options: Options) {
+    public init(spec: ExperimentSpec, directory: String, options: Options) throws {
         self.spec = spec
         self.directory = directory
         self.options = options
+        do { allRuns = try spec.runs() } catch { throw Failure(description: "\(error)") }
     }
 
     var partsDirectory: String { (directory as NSString).appendingPathComponent("parts") }
@@ -52,15 +55,16 @@ public struct SweepRunner: Sendable {
 
     /// The runs this invocation owns (its shard), before skipping finished ones.
     public var ownedRuns: [ExperimentSpec.Run] {
-        let all = spec.runs
-        guard let shard = options.shard else { return all }
-        return all.filter { $0.id % shard.count == shard.index }
+        guard let shard = options.shard else { return allRuns }
+        return allRuns.filter { $0.id % shard.count == shard.index }
     }
 
     /// What `prepare` found: the loaded instances and the runs still to do.
     public struct Plan: Sendable {
         public var problems: [Problem]
         public var runs: [ExperimentSpec.Run]
+        /// The largest instance dimension: the number of theta columns.
+        public var dimension: Int { problems.map(\.dimension).max() ?? 0 }
     }
 
     /// Loads every instance and checks every run against it, then checks the directory and writes
@@ -84,15 +88,15 @@ public struct SweepRunner: Sendable {
         } catch {
             throw Failure(description: "\(directory): cannot create the output directory")
         }
-        let manifest = path("experiment.json")
-        if fm.fileExists(atPath: manifest) {
+        let manifestPath = path("experiment.json")
+        if fm.fileExists(atPath: manifestPath) {
             if options.resume {
-                let stored = try Self.readManifest(manifest)
+                let stored = try Manifest.read(manifestPath)
                 guard stored.spec == spec else {
-                    throw Failure(description: "\(manifest): holds a different experiment; --resume needs the same spec")
+                    throw Failure(description: "\(manifestPath): holds a different experiment; --resume needs the same spec")
                 }
                 guard stored.shard == shardText else {
-                    throw Failure(description: "\(manifest): was shard \(stored.shard ?? "none"), not \(shardText ?? "none")")
+                    throw Failure(description: "\(manifestPath): was shard \(stored.shard ?? "none"), not \(shardText ?? "none")")
                 }
             } else if options.force {
                 for name in (try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [] {
@@ -102,72 +106,61 @@ public struct SweepRunner: Sendable {
                 throw Failure(description: "\(directory): already holds a sweep (pass --resume to finish it or --force to start over)")
             }
         }
-        try write(manifestJSON, to: manifest)
+        let dimension = problems.map(\.dimension).max() ?? 0
+        try write(manifest(dimension: dimension).text, to: manifestPath)
         let done = Set((try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [])
         return Plan(problems: problems, runs: ownedRuns.filter { !done.contains(Self.partName($0.id, "summary")) })
     }
 
     var shardText: String? { options.shard.map { "\($0.index)/\($0.count)" } }
 
-    struct Manifest: Codable {
-        var spec: ExperimentSpec
-        var version: String
-        var gitCommit: String?
-        var runs: Int
-        var shard: String?
-    }
-
-    var manifestJSON: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let manifest = Manifest(spec: spec, version: options.version, gitCommit: options.gitCommit, runs: spec.runs.count, shard: shardText)
-        return String(decoding: (try? encoder.encode(manifest)) ?? Data(), as: UTF8.self) + "\n"
-    }
-
-    static func readManifest(_ path: String) throws -> Manifest {
-        do {
-            return try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            throw Failure(description: "\(path): not a sweep manifest (\(error))")
-        }
+    func manifest(dimension: Int) -> Manifest {
+        Manifest(spec: spec, version: options.version, gitCommit: options.gitCommit, runs: allRuns.count,
+                 shard: shardText, dimension: dimension)
     }
 
     func write(_ text: String, to path: String) throws {
         do { try AtomicFile.write(text, to: path) } catch { throw Failure(description: error.description) }
     }
 
+    /// Where the exact optima of a run come from: its instance and its lambda.
+    struct OptimumKey: Hashable {
+        var instance: Int
+        var lambda: Double
+    }
+
     /// Runs the plan's runs and assembles the CSVs. `progress(done, total)` is called after each run.
     public func run(_ plan: Plan, progress: @escaping @Sendable (Int, Int) -> Void) throws {
         let (problems, runs) = (plan.problems, plan.runs)
-        let dimension = problems.map(\.dimension).max() ?? 0
+        let dimension = plan.dimension
         // Exact optima once per (instance, lambda), in parallel too.
-        let pairs = problems.indices.flatMap { i in spec.lambdas.map { (i, $0) } }
-        let frozen = problems
-        let solved = parallelMap(count: pairs.count, threads: options.threads) { k in
-            OptimalValues(problem: frozen[pairs[k].0], lambda: pairs[k].1)
+        let keys = problems.indices.flatMap { i in spec.lambdas.map { OptimumKey(instance: i, lambda: $0) } }
+        let solved = parallelMap(count: keys.count, threads: options.threads) { k in
+            OptimalValues(problem: problems[keys[k].instance], lambda: keys[k].lambda)
         }
-        var optima: [String: OptimalValues] = [:]
-        for (k, pair) in pairs.enumerated() { optima["\(pair.0) \(pair.1)"] = solved[k] }
+        let optima = Dictionary(uniqueKeysWithValues: zip(keys, solved))
         let total = ownedRuns.count
-        let alreadyDone = total - runs.count
-        let counter = Counter(start: alreadyDone)
-        let frozenOptima = optima
-        let frozenProblems = problems
+        let counter = Counter(start: total - runs.count)
         let instanceNames = spec.instances
+        let trajectoryTable = RunTable.trajectory(dimension: dimension, runID: true)
+        let summaryTable = RunTable.summary(dimension: dimension)
         let failures = parallelMap(count: runs.count, threads: options.threads) { k -> String? in
             let run = runs[k]
             let started = Date()
-            let trainer = Trainer(problem: frozenProblems[run.instance], optima: frozenOptima["\(run.instance) \(run.spec.lambda)"]!)
-            var lines = ""
-            let result = trainer.run(run.spec) { row in
-                lines += "\(run.id)," + RunCSV.trajectoryLine(run.spec, row, dimension: dimension)
-            }
-            let summary = SweepRunner.summaryLine(run, instance: instanceNames[run.instance], result: result,
-                                                  seconds: Date().timeIntervalSince(started))
+            let problem = problems[run.instance]
+            let trainer = Trainer(problem: problem, optima: optima[OptimumKey(instance: run.instance, lambda: run.spec.lambda)]!)
+            let labels = RunTable.Labels(run.spec)
             do {
-                try AtomicFile.write(lines, to: (partsDirectory as NSString).appendingPathComponent(Self.partName(run.id, "trajectory")))
-                // The summary part last: its presence marks the run as finished.
-                try AtomicFile.write(summary, to: (partsDirectory as NSString).appendingPathComponent(Self.partName(run.id, "summary")))
+                // Rows stream to the part file as they come; the summary part last: its presence marks the run as finished.
+                let trajectory = try StreamingFile(path: self.partPath(run.id, "trajectory"))
+                let result = trainer.run(run.spec) { row in
+                    trajectory.write(trajectoryTable.line(RunTable.trajectoryFields(labels, row, dimension: dimension, runID: run.id)))
+                }
+                try trajectory.commit()
+                let summary = RunTable.summaryFields(runID: run.id, instance: instanceNames[run.instance],
+                                                     instanceName: problem.instance.name, spec: run.spec, result: result,
+                                                     dimension: dimension, seconds: Date().timeIntervalSince(started))
+                try AtomicFile.write(summaryTable.line(summary), to: self.partPath(run.id, "summary"))
             } catch {
                 return String(describing: error)
             }
@@ -176,6 +169,10 @@ public struct SweepRunner: Sendable {
         }
         if let failure = failures.compactMap({ $0 }).first { throw Failure(description: failure) }
         try Self.assemble(parts: [partsDirectory], ids: ownedRuns.map(\.id), dimension: dimension, into: directory)
+    }
+
+    func partPath(_ id: Int, _ kind: String) -> String {
+        (partsDirectory as NSString).appendingPathComponent(Self.partName(id, kind))
     }
 
     final class Counter: @unchecked Sendable {
@@ -190,22 +187,6 @@ public struct SweepRunner: Sendable {
         }
     }
 
-    public static let summaryColumns = ["run_id", "instance", "method", "lambda", "steps", "schedule", "rate", "seed", "batch",
-                                        "eval_every", "dpo_steps", "sft_steps", "threshold", "record", "steps_taken", "f_dpo",
-                                        "f_sft", "f_mix", "gap_dpo", "gap_sft", "gap_mix", "ideal_distance", "grad_evals",
-                                        "loss_evals", "wall_seconds"]
-
-    static func summaryLine(_ run: ExperimentSpec.Run, instance: String, result: RunResult, seconds: Double) -> String {
-        let s = run.spec, f = result.final
-        func optional(_ v: Int?) -> String { v.map(String.init) ?? "" }
-        return CSV.line(["\(run.id)", CSV.field(instance), s.method.rawValue, CSV.number(s.lambda), "\(s.steps)", s.schedule.name,
-                         CSV.number(s.schedule.baseRate), "\(s.seed)", s.batch.map(String.init) ?? "full", "\(s.evalEvery)",
-                         optional(s.dpoSteps), optional(s.sftSteps), s.threshold.map(CSV.number) ?? "", s.record.description,
-                         "\(result.steps)"]
-                        + [f.fDPO, f.fSFT, f.fMix, f.gapDPO, f.gapSFT, f.gapMix, f.idealDistance].map(CSV.number)
-                        + ["\(result.gradEvals)", "\(result.lossEvals)", String(format: "%.6f", seconds)])
-    }
-
     /// Writes DIR/trajectories.csv and DIR/summary.csv from the part files of `ids` (looked up in the
     /// part directories in order), in run order. Throws if a part is missing.
     public static func assemble(parts: [String], ids: [Int], dimension: Int, into directory: String) throws {
@@ -215,8 +196,8 @@ public struct SweepRunner: Sendable {
         }
         let trajectories = try streaming((directory as NSString).appendingPathComponent("trajectories.csv"))
         let summary = try streaming((directory as NSString).appendingPathComponent("summary.csv"))
-        trajectories.write("run_id," + RunCSV.trajectoryHeader(dimension: dimension))
-        summary.write(CSV.line(summaryColumns))
+        trajectories.write(RunTable.trajectory(dimension: dimension, runID: true).header)
+        summary.write(RunTable.summary(dimension: dimension).header)
         for id in ids.sorted() {
             guard let t = locate(partName(id, "trajectory")), let s = locate(partName(id, "summary")),
                   let tText = try? String(contentsOfFile: t, encoding: .utf8),
@@ -238,29 +219,27 @@ public struct SweepRunner: Sendable {
         do { return try StreamingFile(path: path) } catch { throw Failure(description: error.description) }
     }
 
-    /// Combines shard directories of one experiment into `output`: exactly the CSVs an unsharded sweep writes.
+    /// Combines shard directories of one experiment into `output`: exactly the CSVs an unsharded sweep
+    /// writes. The number of theta columns comes from the shards' manifests: no instance is loaded.
     public static func merge(output: String, shards: [String], version: String) throws {
         guard !shards.isEmpty else { throw Failure(description: "merge needs at least one shard directory") }
         var manifests: [Manifest] = []
         for shard in shards {
-            manifests.append(try readManifest((shard as NSString).appendingPathComponent("experiment.json")))
+            manifests.append(try Manifest.read((shard as NSString).appendingPathComponent("experiment.json")))
         }
-        let spec = manifests[0].spec
-        for (shard, m) in zip(shards, manifests) where m.spec != spec {
+        let first = manifests[0]
+        for (shard, m) in zip(shards, manifests) where m.spec != first.spec || m.dimension != first.dimension {
             throw Failure(description: "\(shard): holds a different experiment from \(shards[0])")
         }
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
             throw Failure(description: "\(output): cannot create the directory")
         }
-        var dimension = 0
-        for file in spec.instances {
-            do { dimension = max(dimension, try InstanceLoader.load(path: file).dimension) } catch {
-                throw Failure(description: error.description)
-            }
+        try assemble(parts: shards.map { ($0 as NSString).appendingPathComponent("parts") }, ids: Array(0..<first.runs),
+                     dimension: first.dimension, into: output)
+        let merged = Manifest(spec: first.spec, version: version, gitCommit: first.gitCommit, runs: first.runs, shard: nil,
+                              dimension: first.dimension)
+        do { try AtomicFile.write(merged.text, to: (output as NSString).appendingPathComponent("experiment.json")) } catch {
+            throw Failure(description: error.description)
         }
-        try assemble(parts: shards.map { ($0 as NSString).appendingPathComponent("parts") }, ids: Array(0..<spec.runs.count),
-                     dimension: dimension, into: output)
-        let runner = SweepRunner(spec: spec, directory: output, options: Options(threads: 1, version: version, gitCommit: manifests[0].gitCommit))
-        try runner.write(runner.manifestJSON, to: (output as NSString).appendingPathComponent("experiment.json"))
     }
 }

@@ -93,11 +93,14 @@ public struct LowerBoundAnalysis: Sendable {
         public func spec(horizon: Int, lambda: Double) -> RunSpec {
             switch self {
             case .dpoFirst(let s):
-                RunSpec(method: .sequential, lambda: lambda, steps: horizon, schedule: s, record: .final)
+                RunSpec(method: .sequential(SequentialPlan(dpoFirst: true, dpoSteps: horizon, sftSteps: horizon)),
+                        lambda: lambda, steps: horizon, schedule: s, record: .final)
             case .sftFirst(let s):
-                RunSpec(method: .sequentialSFTFirst, lambda: lambda, steps: horizon, schedule: s, record: .final)
+                RunSpec(method: .sequential(SequentialPlan(dpoFirst: false, dpoSteps: horizon, sftSteps: horizon)),
+                        lambda: lambda, steps: horizon, schedule: s, record: .final)
             case .dpoFirstThreshold(let rate, let h):
-                RunSpec(method: .sequential, lambda: lambda, steps: horizon, threshold: h, schedule: .constant(rate), record: .final)
+                RunSpec(method: .sequential(SequentialPlan(dpoFirst: true, dpoSteps: horizon, sftSteps: horizon, threshold: h)),
+                        lambda: lambda, steps: horizon, schedule: .constant(rate), record: .final)
             }
         }
     }

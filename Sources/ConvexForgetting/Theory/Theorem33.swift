@@ -14,8 +14,25 @@ public struct Theorem33Verification: Sendable {
     /// ALRIGHT's run for the contrast (inverse-sqrt, alpha0 = inverseSqrtRate).
     public var alrightSteps = 1_000_000
     public var alrightSeed: UInt64 = 0
+    /// The method run as Sequential (the spec's method is Sequential's plan for each variant) and as
+    /// ALRIGHT in the contrast: the built-in ones unless a test hands in a wrong one.
+    public var sequential = MethodUnderTest.builtIn
+    public var alright = MethodUnderTest.builtIn
 
     public init() {}
+
+    /// Checks the parameters: lambdas in (0, 1), horizons >= 1, rates finite and > 0, a threshold >= 0,
+    /// delta > 0, at least one ALRIGHT step.
+    public func validate() throws(ArgumentError) {
+        guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 > 0 && $0 < 1 }) else { throw ArgumentError("lambdas", "must lie in (0, 1)") }
+        guard !horizons.isEmpty, horizons.allSatisfy({ $0 >= 1 }) else { throw ArgumentError("horizons", "must be >= 1") }
+        for (name, rate) in [("constantRate", constantRate), ("inverseSqrtRate", inverseSqrtRate)] where !(rate.isFinite && rate > 0) {
+            throw ArgumentError(name, "must be a finite number > 0, got \(rate)")
+        }
+        guard threshold.isFinite, threshold >= 0 else { throw ArgumentError("threshold", "must be a finite number >= 0") }
+        guard delta.isFinite, delta > 0 else { throw ArgumentError("delta", "must be a finite number > 0") }
+        guard alrightSteps >= 1 else { throw ArgumentError("alrightSteps", "must be >= 1") }
+    }
 
     public var variants: [LowerBoundAnalysis.Variant] {
         [.dpoFirst(.constant(constantRate)), .dpoFirst(.inverseSqrt(inverseSqrtRate)),
@@ -57,13 +74,14 @@ public struct Theorem33Verification: Sendable {
     }
 
     public func run(_ problem: Problem) throws -> Report {
+        try validate()
         let analysis = try LowerBoundAnalysis(problem: problem)
         let optima = lambdas.map { NewtonSolver().minimize(problem, .mix(lambda: $0)) }
         let trainer = Trainer(problem: problem, optima: OptimalValues(problem: problem, lambda: 0.5))
         var rows: [Row] = []
         for variant in variants {
             // Sequential's path does not depend on lambda: one run per horizon.
-            let finals = horizons.map { trainer.run(variant.spec(horizon: $0, lambda: 0.5)) { _ in }.final.theta }
+            let finals = horizons.map { sequential.run(trainer, variant.spec(horizon: $0, lambda: 0.5)).final.theta }
             for (l, lambda) in lambdas.enumerated() {
                 let floor = analysis.floor(variant, lambda: lambda, optimum: optima[l], delta: delta)
                 let cells = zip(horizons, finals).map { horizon, theta in
@@ -75,10 +93,10 @@ public struct Theorem33Verification: Sendable {
         }
         var contrast: [Contrast] = []
         for (l, lambda) in lambdas.enumerated() {
-            let alright = Trainer(problem: problem, optima: OptimalValues(problem: problem, lambda: lambda))
+            let contrastTrainer = Trainer(problem: problem, optima: OptimalValues(problem: problem, lambda: lambda))
             let spec = RunSpec(method: .alright, lambda: lambda, steps: alrightSteps, schedule: .inverseSqrt(inverseSqrtRate),
                                seed: alrightSeed, record: .final)
-            let gap = problem.value(.mix(lambda: lambda), at: alright.run(spec) { _ in }.final.theta) - optima[l].value
+            let gap = problem.value(.mix(lambda: lambda), at: alright.run(contrastTrainer, spec).final.theta) - optima[l].value
             let floors = rows.filter { $0.lambda == lambda }.map(\.floor)
             contrast.append(Contrast(lambda: lambda, alrightGap: gap, smallestFloor: floors.min() ?? 0))
         }

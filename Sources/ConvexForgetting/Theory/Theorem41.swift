@@ -15,7 +15,14 @@ public struct Theorem41Bound: Sendable {
     public var tightM: Double
 
     public init(problem: Problem, lambda: Double, alpha0: Double, optimum: Optimum, start: [Double]) throws {
-        precondition(problem.weightDecay == 0, "Theorem 4.1's constants need weight decay 0 (bounded gradients)")
+        guard problem.weightDecay == 0 else {
+            throw ArgumentError("problem", "has weightDecay \(problem.weightDecay); Theorem 4.1's constants need 0 (bounded gradients)")
+        }
+        guard lambda.isFinite, lambda >= 0, lambda <= 1 else { throw ArgumentError("lambda", "must be in [0, 1], got \(lambda)") }
+        guard alpha0.isFinite, alpha0 > 0 else { throw ArgumentError("alpha0", "must be a finite number > 0, got \(alpha0)") }
+        guard start.count == problem.dimension, optimum.theta.count == problem.dimension else {
+            throw ArgumentError("start", "must have the problem's dimension \(problem.dimension)")
+        }
         self.alpha0 = alpha0
         let beta = problem.beta, phi = problem.featureBound
         paperM = lambda * 4 * beta * beta * phi * phi + (1 - lambda) * 4 * phi * phi
@@ -80,8 +87,30 @@ public struct Theorem41Verification: Sendable {
     public var seeds = 100
     public var alpha0 = 0.5
     public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// The method run as ALRIGHT: the built-in one unless a test hands in a wrong one.
+    public var method = MethodUnderTest.builtIn
 
     public init() {}
+
+    /// Checks the parameters: lambdas in [0, 1], horizons ascending and >= 2, at least 2 seeds (for an
+    /// interval), alpha0 finite and > 0, at least one thread.
+    public func validate() throws(ArgumentError) {
+        guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 >= 0 && $0 <= 1 }) else { throw ArgumentError("lambdas", "must lie in [0, 1]") }
+        guard !horizons.isEmpty, horizons.allSatisfy({ $0 >= 2 }), zip(horizons, horizons.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw ArgumentError("horizons", "must be ascending and >= 2")
+        }
+        guard seeds >= 2 else { throw ArgumentError("seeds", "must be at least 2, got \(seeds)") }
+        guard alpha0.isFinite, alpha0 > 0 else { throw ArgumentError("alpha0", "must be a finite number > 0") }
+        guard threads >= 1 else { throw ArgumentError("threads", "must be >= 1") }
+    }
+
+    /// The verdict over rows: cells whose interval exceeds the paper bound, and whether the per-datum
+    /// gradient norms stayed within Prop. A.1. The check passes when no cell exceeds and A.1 holds.
+    public static func verdict(_ rows: [Row]) -> (exceeded: Int, propositionA1: Bool, passed: Bool) {
+        let exceeded = rows.flatMap(\.cells).filter { !$0.passed }.count
+        let propA1 = rows.allSatisfy { $0.dpoGradientRatio <= 1 + 1e-12 && $0.sftGradientRatio <= 1 + 1e-12 }
+        return (exceeded, propA1, exceeded == 0 && propA1)
+    }
 
     public struct Cell: Sendable {
         public var horizon: Int
@@ -111,6 +140,7 @@ public struct Theorem41Verification: Sendable {
     }
 
     public func run(name: String, problem: Problem) throws -> [Row] {
+        try validate()
         guard problem.weightDecay == 0 else { throw NotAttained(description: "\(name): Theorem 4.1 is checked with weightDecay 0") }
         var rows: [Row] = []
         let start = problem.defaultStart
@@ -130,7 +160,7 @@ public struct Theorem41Verification: Sendable {
                 run.seed = UInt64(seed)
                 var seedGaps: [Double] = []
                 var ratio = (0.0, 0.0)
-                _ = trainer.run(run) { row in
+                _ = method.run(trainer, run) { row in
                     seedGaps.append(row.gapMix)
                     ratio = maxRatio(problem, row.theta, ratio)
                 }

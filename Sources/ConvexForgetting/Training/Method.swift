@@ -1,5 +1,5 @@
-/// The methods of the paper, by their command-line names.
-public enum Method: String, CaseIterable, Sendable, Codable {
+/// A method's name as the command line, experiment files and CSV files spell it.
+public enum MethodName: String, CaseIterable, Sendable, Codable {
     /// Algorithm 1, DPO phase then SFT phase.
     case sequential
     /// Algorithm 1 with the phases reversed (SFT then DPO).
@@ -14,77 +14,126 @@ public enum Method: String, CaseIterable, Sendable, Codable {
     case maxrightStale = "maxright-stale"
 
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
-
-    public var isSequential: Bool { self == .sequential || self == .sequentialSFTFirst }
 }
 
-/// Everything that defines one training run on a problem.
-public struct RunSpec: Sendable, Equatable {
-    public var method: Method
-    /// The trade-off lambda in [0, 1] (weight of DPO) for gaps, Mix, ALRIGHT and MAXRIGHT.
-    public var lambda: Double
-    /// Updates for every method but Sequential.
-    public var steps: Int
-    /// Sequential's phase lengths T_DPO and T_SFT (default: `steps` each).
+/// Algorithm 1's plan: the order of the phases, their lengths T_DPO and T_SFT, and the optional threshold
+/// that ends a phase once its objective is within it of its optimum (the toy uses 0.05).
+public struct SequentialPlan: Sendable, Equatable {
+    public var dpoFirst: Bool
+    public var dpoSteps: Int
+    public var sftSteps: Int
+    public var threshold: Double?
+
+    public init(dpoFirst: Bool, dpoSteps: Int, sftSteps: Int, threshold: Double? = nil) {
+        self.dpoFirst = dpoFirst
+        self.dpoSteps = dpoSteps
+        self.sftSteps = sftSteps
+        self.threshold = threshold
+    }
+}
+
+/// The parameters a method may take, as a user gives them (nil: not given). `Method.make` hands each
+/// method the ones it takes and refuses the others.
+public struct MethodParameters: Sendable, Equatable {
     public var dpoSteps: Int?
     public var sftSteps: Int?
-    /// Sequential: end a phase once its objective is within this of its optimum.
     public var threshold: Double?
-    /// k of memory-efficient MAXRIGHT.
-    public var evalEvery: Int
-    public var schedule: StepSchedule
-    public var seed: UInt64
-    /// Data sampled (with replacement) per gradient; nil for full batch.
-    public var batch: Int?
-    public var record: RecordMode
-    /// The initial iterate; nil for the problem's default start (`Problem.defaultStart`).
-    public var start: [Double]?
+    public var evalEvery: Int?
 
-    public init(method: Method, lambda: Double, steps: Int, dpoSteps: Int? = nil, sftSteps: Int? = nil,
-                threshold: Double? = nil, evalEvery: Int = 1, schedule: StepSchedule, seed: UInt64 = 0,
-                batch: Int? = nil, record: RecordMode? = nil, start: [Double]? = nil) {
-        self.method = method
-        self.lambda = lambda
-        self.steps = steps
+    public init(dpoSteps: Int? = nil, sftSteps: Int? = nil, threshold: Double? = nil, evalEvery: Int? = nil) {
         self.dpoSteps = dpoSteps
         self.sftSteps = sftSteps
         self.threshold = threshold
         self.evalEvery = evalEvery
-        self.schedule = schedule
-        self.seed = seed
-        self.batch = batch
-        self.start = start
-        let total = method.isSequential ? (dpoSteps ?? steps) + (sftSteps ?? steps) : steps
-        self.record = record ?? .automatic(steps: total)
+    }
+}
+
+/// The methods of the paper, each case carrying its own parameters. A method is a `SelectionRule` (which
+/// objective at step t) run by the shared loop; `Trainer.run(_:record:)` below is the one place a case
+/// becomes its rule. Adding a method: a rule file in Rules/, a case here, its line in that switch, and its
+/// name in `MethodName` and `make`.
+public enum Method: Sendable, Equatable {
+    case sequential(SequentialPlan)
+    case mix
+    case alright
+    case maxright
+    case maxrightStale(evalEvery: Int)
+
+    public var name: MethodName {
+        switch self {
+        case .sequential(let plan): plan.dpoFirst ? .sequential : .sequentialSFTFirst
+        case .mix: .mix
+        case .alright: .alright
+        case .maxright: .maxright
+        case .maxrightStale: .maxrightStale
+        }
     }
 
-    /// The largest number of updates the run can take.
-    public var maximumSteps: Int {
-        method.isSequential ? (dpoSteps ?? steps) + (sftSteps ?? steps) : steps
+    /// The method `name` with horizon `steps` (Sequential's phases default to `steps` each) and the given
+    /// parameters; a parameter the method does not take is an error naming it.
+    public static func make(_ name: MethodName, steps: Int, parameters p: MethodParameters = MethodParameters())
+        throws(ArgumentError) -> Method {
+        let isSequential = name == .sequential || name == .sequentialSFTFirst
+        if !isSequential, let given = [("dpoSteps", p.dpoSteps != nil), ("sftSteps", p.sftSteps != nil), ("threshold", p.threshold != nil)].first(where: \.1) {
+            throw ArgumentError(given.0, "applies to the sequential methods only")
+        }
+        if name != .maxrightStale, p.evalEvery != nil { throw ArgumentError("evalEvery", "applies to maxright-stale only") }
+        let method: Method
+        switch name {
+        case .sequential, .sequentialSFTFirst:
+            method = .sequential(SequentialPlan(dpoFirst: name == .sequential, dpoSteps: p.dpoSteps ?? steps,
+                                                sftSteps: p.sftSteps ?? steps, threshold: p.threshold))
+        case .mix: method = .mix
+        case .alright: method = .alright
+        case .maxright: method = .maxright
+        case .maxrightStale: method = .maxrightStale(evalEvery: p.evalEvery ?? 1)
+        }
+        try method.validate()
+        return method
     }
 
-    public struct Invalid: Error, CustomStringConvertible {
-        /// The option at fault, as the command line spells it (`--lambda`).
-        public var field: String
-        public var message: String
-        public var description: String { "\(field) \(message)" }
+    /// The parameters this method carries (for summaries and manifests).
+    public var parameters: MethodParameters {
+        switch self {
+        case .sequential(let plan): MethodParameters(dpoSteps: plan.dpoSteps, sftSteps: plan.sftSteps, threshold: plan.threshold)
+        case .maxrightStale(let k): MethodParameters(evalEvery: k)
+        case .mix, .alright, .maxright: MethodParameters()
+        }
     }
 
-    /// Checks every parameter; the error names the option.
-    public func validate(dimension: Int) throws(Invalid) {
-        guard lambda.isFinite, lambda >= 0, lambda <= 1 else { throw Invalid(field: "--lambda", message: "must be in [0, 1], got \(lambda)") }
-        guard steps >= 1 else { throw Invalid(field: "--steps", message: "must be >= 1, got \(steps)") }
-        if let s = dpoSteps, s < 0 { throw Invalid(field: "--dpo-steps", message: "must be >= 0, got \(s)") }
-        if let s = sftSteps, s < 0 { throw Invalid(field: "--sft-steps", message: "must be >= 0, got \(s)") }
-        if let h = threshold, !(h.isFinite && h >= 0) { throw Invalid(field: "--threshold", message: "must be a finite number >= 0, got \(h)") }
-        guard evalEvery >= 1 else { throw Invalid(field: "--eval-every", message: "must be >= 1, got \(evalEvery)") }
-        let rate = schedule.baseRate
-        guard rate.isFinite, rate > 0 else { throw Invalid(field: "--learning-rate", message: "must be a finite number > 0, got \(rate)") }
-        if let b = batch, b < 1 { throw Invalid(field: "--batch", message: "must be >= 1, got \(b)") }
-        if case .every(let n) = record, n < 1 { throw Invalid(field: "--record", message: "every:N needs N >= 1") }
-        if let start {
-            guard start.count == dimension else { throw Invalid(field: "--init", message: "has \(start.count) entries, but the instance has dimension \(dimension)") }
-            guard start.allSatisfy(\.isFinite) else { throw Invalid(field: "--init", message: "must be finite") }
+    /// Checks the carried parameters.
+    public func validate() throws(ArgumentError) {
+        switch self {
+        case .sequential(let plan):
+            if plan.dpoSteps < 0 { throw ArgumentError("dpoSteps", "must be >= 0, got \(plan.dpoSteps)") }
+            if plan.sftSteps < 0 { throw ArgumentError("sftSteps", "must be >= 0, got \(plan.sftSteps)") }
+            if let h = plan.threshold, !(h.isFinite && h >= 0) { throw ArgumentError("threshold", "must be a finite number >= 0, got \(h)") }
+            let (_, overflow) = plan.dpoSteps.addingReportingOverflow(plan.sftSteps)
+            if overflow { throw ArgumentError("sftSteps", "makes T_DPO + T_SFT too large") }
+        case .maxrightStale(let k):
+            if k < 1 { throw ArgumentError("evalEvery", "must be >= 1, got \(k)") }
+        case .mix, .alright, .maxright:
+            break
+        }
+    }
+
+    /// The largest number of updates a run of horizon `steps` can take.
+    public func maximumSteps(horizon steps: Int) -> Int {
+        if case .sequential(let plan) = self { return plan.dpoSteps + plan.sftSteps }
+        return steps
+    }
+}
+
+extension Trainer {
+    /// Runs `spec` with its method's rule, handing every recorded row to `record` in step order. The one
+    /// place a `Method` case becomes its `SelectionRule`.
+    public func run(_ spec: RunSpec, record: (TrajectoryRow) throws -> Void) rethrows -> RunResult {
+        switch spec.method {
+        case .sequential(let plan): try run(SequentialRule(plan), spec, record: record)
+        case .mix: try run(MixRule(), spec, record: record)
+        case .alright: try run(AlrightRule(), spec, record: record)
+        case .maxright: try run(MaxrightRule(), spec, record: record)
+        case .maxrightStale(let k): try run(StaleMaxrightRule(evalEvery: k), spec, record: record)
         }
     }
 }

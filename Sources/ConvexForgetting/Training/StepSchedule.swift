@@ -1,5 +1,13 @@
 import Foundation
 
+/// A schedule's name as the command line and experiment files spell it.
+public enum ScheduleName: String, CaseIterable, Sendable {
+    case constant
+    case inverseSqrt = "inverse-sqrt"
+
+    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
 /// A step-size schedule: a function from the update index t = 1, 2, ... to alpha_t, validated once.
 public enum StepSchedule: Sendable, Equatable, CustomStringConvertible {
     /// alpha_t = alpha (the paper's toy, Appendix D.1).
@@ -7,21 +15,21 @@ public enum StepSchedule: Sendable, Equatable, CustomStringConvertible {
     /// alpha_t = alpha0 / sqrt(t) (Theorem 4.1).
     case inverseSqrt(Double)
 
-    public struct Invalid: Error, CustomStringConvertible {
-        public var description: String
+    /// The schedule `name` with base rate `rate` (a finite number > 0).
+    public init(_ name: ScheduleName, rate: Double) throws(ArgumentError) {
+        switch name {
+        case .constant: self = .constant(rate)
+        case .inverseSqrt: self = .inverseSqrt(rate)
+        }
+        try validate()
     }
 
-    /// Parses a schedule name (`constant` or `inverse-sqrt`) with its base rate.
-    public init(name: String, rate: Double) throws(Invalid) {
-        guard rate.isFinite, rate > 0 else { throw Invalid(description: "the learning rate must be a finite number > 0, got \(rate)") }
-        switch name {
-        case "constant": self = .constant(rate)
-        case "inverse-sqrt": self = .inverseSqrt(rate)
-        default: throw Invalid(description: "unknown schedule '\(name)' (expected constant or inverse-sqrt)")
+    /// Checks the base rate.
+    public func validate() throws(ArgumentError) {
+        guard baseRate.isFinite, baseRate > 0 else {
+            throw ArgumentError("learningRate", "must be a finite number > 0, got \(baseRate)")
         }
     }
-
-    public static let names = ["constant", "inverse-sqrt"]
 
     @inline(__always)
     public func stepSize(_ t: Int) -> Double {
@@ -31,10 +39,10 @@ public enum StepSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var name: String {
+    public var name: ScheduleName {
         switch self {
-        case .constant: "constant"
-        case .inverseSqrt: "inverse-sqrt"
+        case .constant: .constant
+        case .inverseSqrt: .inverseSqrt
         }
     }
 
@@ -44,5 +52,5 @@ public enum StepSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "\(name)(\(baseRate))" }
+    public var description: String { "\(name.rawValue)(\(baseRate))" }
 }

@@ -26,31 +26,8 @@ public struct Trainer: Sendable {
         self.optima = optima
     }
 
-    /// Runs `spec`, handing every recorded row to `record` in step order.
-    public func run(_ spec: RunSpec, record: (TrajectoryRow) throws -> Void) rethrows -> RunResult {
-        precondition(spec.lambda == optima.lambda, "optimal values computed for another lambda")
-        switch spec.method {
-        case .sequential, .sequentialSFTFirst:
-            var rule = SequentialRule(dpoFirst: spec.method == .sequential, dpoSteps: spec.dpoSteps ?? spec.steps,
-                                      sftSteps: spec.sftSteps ?? spec.steps, threshold: spec.threshold)
-            return try loop(&rule, spec, record)
-        case .mix:
-            var rule = MixRule()
-            return try loop(&rule, spec, record)
-        case .alright:
-            var rule = AlrightRule()
-            return try loop(&rule, spec, record)
-        case .maxright:
-            var rule = MaxrightRule()
-            return try loop(&rule, spec, record)
-        case .maxrightStale:
-            var rule = StaleMaxrightRule(evalEvery: spec.evalEvery)
-            return try loop(&rule, spec, record)
-        }
-    }
-
     /// The row of iterate theta after `step` updates.
-    public func row(step: Int, objective: String, stepSize: Double, theta: UnsafeBufferPointer<Double>,
+    func row(step: Int, objective: String, stepSize: Double, theta: UnsafeBufferPointer<Double>,
                     lambda: Double, gradEvals: Int, lossEvals: Int) -> TrajectoryRow {
         let fDPO = problem.evaluate(.dpo, theta.baseAddress!, gradient: nil)
         let fSFT = problem.evaluate(.sft, theta.baseAddress!, gradient: nil)
@@ -63,8 +40,13 @@ public struct Trainer: Sendable {
             idealDistance: (gapDPO * gapDPO + gapSFT * gapSFT).squareRoot(), gradEvals: gradEvals, lossEvals: lossEvals)
     }
 
-    func loop<Rule: SelectionRule>(_ rule: inout Rule, _ spec: RunSpec,
-                                   _ record: (TrajectoryRow) throws -> Void) rethrows -> RunResult {
+    /// Runs `rule` with the settings of `spec` (its lambda, horizon, schedule, seed, batch, recording and
+    /// start; `spec.method` only bounds the number of updates) through the loop every method shares. A
+    /// rule defined outside this module runs exactly as the built-in ones do.
+    public func run<Rule: SelectionRule>(_ rule: Rule, _ spec: RunSpec,
+                                         record: (TrajectoryRow) throws -> Void) rethrows -> RunResult {
+        precondition(spec.lambda == optima.lambda, "optimal values computed for another lambda")
+        var rule = rule
         var theta = spec.start ?? problem.defaultStart
         var gradient = [Double](repeating: 0, count: problem.dimension)
         let batchSize = spec.batch ?? 0

@@ -21,16 +21,4 @@ public struct TrajectoryRow: Sendable, Equatable {
     public var gradEvals: Int
     public var lossEvals: Int
 
-    /// The CSV columns, in the contract's order, then the extra `f_mix`.
-    public static func header(dimension d: Int) -> [String] {
-        ["method", "lambda", "seed", "step", "objective", "step_size"] + (0..<d).map { "theta_\($0)" }
-            + ["f_dpo", "f_sft", "gap_dpo", "gap_sft", "gap_mix", "ideal_distance", "grad_evals", "loss_evals", "f_mix"]
-    }
-
-    /// The row's CSV fields after `method,lambda,seed`.
-    public var fields: [String] {
-        ["\(step)", objective, CSV.number(stepSize)] + theta.map(CSV.number)
-            + [fDPO, fSFT, gapDPO, gapSFT, gapMix, idealDistance].map(CSV.number)
-            + ["\(gradEvals)", "\(lossEvals)", CSV.number(fMix)]
-    }
 }

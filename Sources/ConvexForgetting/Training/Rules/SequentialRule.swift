@@ -1,6 +1,6 @@
-/// Algorithm 1, Sequential: `firstSteps` updates on one objective, then `secondSteps` on the other from
-/// the last iterate. With a threshold, a phase ends early once its objective is within the threshold of
-/// its optimum (checked before each update of the phase, one loss evaluation each); the toy uses 0.05.
+/// Algorithm 1, Sequential: the plan's first phase on one objective, then its second phase on the other
+/// from the last iterate. With a threshold, a phase ends early once its objective is within the threshold
+/// of its optimum (checked before each update of the phase, one loss evaluation each); the toy uses 0.05.
 public struct SequentialRule: SelectionRule {
     public let first: Objective
     public let second: Objective
@@ -11,12 +11,12 @@ public struct SequentialRule: SelectionRule {
     public private(set) var taken = (0, 0)
     private var phase = 0
 
-    public init(dpoFirst: Bool, dpoSteps: Int, sftSteps: Int, threshold: Double?) {
-        first = dpoFirst ? .dpo : .sft
-        second = dpoFirst ? .sft : .dpo
-        firstSteps = dpoFirst ? dpoSteps : sftSteps
-        secondSteps = dpoFirst ? sftSteps : dpoSteps
-        self.threshold = threshold
+    public init(_ plan: SequentialPlan) {
+        first = plan.dpoFirst ? .dpo : .sft
+        second = plan.dpoFirst ? .sft : .dpo
+        firstSteps = plan.dpoFirst ? plan.dpoSteps : plan.sftSteps
+        secondSteps = plan.dpoFirst ? plan.sftSteps : plan.dpoSteps
+        threshold = plan.threshold
     }
 
     private func optimum(_ objective: Objective, _ context: RuleContext) -> Double {

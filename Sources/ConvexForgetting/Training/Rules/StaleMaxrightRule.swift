@@ -7,9 +7,9 @@ public struct StaleMaxrightRule: SelectionRule {
     private var storedDPO = 0.0
     private var storedSFT = 0.0
 
+    /// k >= 1 (`Method.validate` checks it; a smaller k counts as 1).
     public init(evalEvery: Int) {
-        precondition(evalEvery >= 1)
-        self.evalEvery = evalEvery
+        self.evalEvery = max(1, evalEvery)
     }
 
     public mutating func objective(forStep t: Int, context: inout RuleContext) -> Objective? {

@@ -1,0 +1,85 @@
+import Foundation
+import Yams
+
+/// The one schema layer for every input file: instance JSON, an .npy instance's instance.json, experiment
+/// YAML or JSON, and sweep manifests. Each is parsed into a `JSONValue` (JSON by the strict reader of
+/// JSONValue.swift, which refuses duplicate keys; YAML by Yams, refusing duplicate keys too) and read through
+/// `JSONFields`, which refuses unknown keys and non-finite numbers and names the key path of every error.
+/// Every error is a `FieldError` carrying the file.
+enum SchemaDocument {
+    enum Format {
+        /// Strict JSON (plus NaN/Infinity words, refused later by field).
+        case json
+        /// YAML 1.1, of which JSON is a subset.
+        case yaml
+    }
+
+    /// Reads and parses a file; errors name it.
+    static func load(path: String, format: Format) throws(FieldError) -> JSONFields {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw FieldError(file: path, path: "", message: "cannot read the file (\(reason(error)))")
+        }
+        return try attributed(to: path) { () throws(FieldError) in try parse(data, format: format) }
+    }
+
+    /// Parses a document.
+    static func parse(_ data: Data, format: Format) throws(FieldError) -> JSONFields {
+        switch format {
+        case .json:
+            do { return JSONFields(try JSONValue.parse([UInt8](data))) } catch {
+                throw FieldError(path: "", message: "malformed JSON at line \(error.line), column \(error.column): \(error.message)")
+            }
+        case .yaml:
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw FieldError(path: "", message: "is not UTF-8 text")
+            }
+            let loaded: Any?
+            do { loaded = try Yams.load(yaml: text) } catch {
+                throw FieldError(path: "", message: "malformed YAML/JSON (\(String(describing: error).split(separator: "\n").first ?? ""))")
+            }
+            guard let loaded else { throw FieldError(path: "", message: "the file is empty") }
+            return JSONFields(try convert(loaded, path: ""))
+        }
+    }
+
+    /// Runs `body`, naming `file` in any error it throws.
+    static func attributed<T>(to file: String, _ body: () throws(FieldError) -> T) throws(FieldError) -> T {
+        do { return try body() } catch {
+            var named = error
+            named.file = file
+            throw named
+        }
+    }
+
+    /// Yams's Swift values to a JSONValue (mapping keys must be strings).
+    static func convert(_ value: Any, path: String) throws(FieldError) -> JSONValue {
+        switch value {
+        case let b as Bool: return .bool(b)
+        case let i as Int: return .number(Double(i))
+        case let d as Double: return .number(d)
+        case let s as String: return .string(s)
+        case let a as [Any]:
+            var items: [JSONValue] = []
+            for (k, item) in a.enumerated() { items.append(try convert(item, path: "\(path)[\(k)]")) }
+            return .array(items)
+        case let m as [AnyHashable: Any]:
+            var fields: [String: JSONValue] = [:]
+            for (key, item) in m {
+                guard let k = key.base as? String else { throw FieldError(path: path, message: "mapping keys must be strings") }
+                fields[k] = try convert(item, path: path.isEmpty ? k : "\(path).\(k)")
+            }
+            return .object(fields)
+        case is NSNull: return .null
+        default:
+            if String(describing: value) == "nil" || String(describing: type(of: value)).contains("Optional") { return .null }
+            throw FieldError(path: path, message: "unsupported value \(value)")
+        }
+    }
+
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let detail = ns.userInfo["NSDebugDescription"] as? String { return detail }
+        return ns.localizedDescription
+    }
+}

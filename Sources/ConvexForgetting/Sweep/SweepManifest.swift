@@ -1,0 +1,35 @@
+/// DIR/experiment.json of a sweep: the resolved spec (in the experiment schema, so the same reader reads
+/// it back), the toolkit version, the git commit, the number of runs in the grid, the shard and the
+/// number of theta columns. Read strictly, like every input file (`SchemaDocument`).
+struct Manifest: Equatable {
+    var spec: ExperimentSpec
+    var version: String
+    var gitCommit: String?
+    var runs: Int
+    var shard: String?
+    var dimension: Int
+
+    var text: String {
+        var fields: [String: JSONValue] = [
+            "spec": spec.json, "version": .string(version), "runs": .number(Double(runs)),
+            "dimension": .number(Double(dimension)),
+        ]
+        if let gitCommit { fields["gitCommit"] = .string(gitCommit) }
+        if let shard { fields["shard"] = .string(shard) }
+        return JSONValue.object(fields).text() + "\n"
+    }
+
+    static func read(_ path: String) throws -> Manifest {
+        do {
+            let root = try SchemaDocument.load(path: path, format: .json)
+            return try SchemaDocument.attributed(to: path) { () throws(FieldError) in
+                let f = try root.object(required: ["spec", "version", "runs", "dimension"], optional: ["gitCommit", "shard"])
+                return Manifest(spec: try ExperimentSpec.build(f["spec"]!, base: nil, checkFiles: false),
+                                version: try f["version"]!.string(), gitCommit: try f["gitCommit"]?.string(),
+                                runs: try f["runs"]!.integer(), shard: try f["shard"]?.string(), dimension: try f["dimension"]!.integer())
+            }
+        } catch {
+            throw SweepRunner.Failure(description: "\(error.description) (not a sweep manifest of this version)")
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// The CSV schemas of runs, one place for every command that writes them:
+///
+/// - the trajectory table (the `forgetting train` contract): method,lambda,seed,step,objective,step_size,
+///   theta_0..theta_{d-1},f_dpo,f_sft,gap_dpo,gap_sft,gap_mix,ideal_distance,grad_evals,loss_evals,f_mix;
+///   a sweep's trajectories.csv puts run_id first;
+/// - the run summary (a sweep's summary.csv and figure2's summary.csv): one row per run with its
+///   parameters, final values, cost counters, the instance's name, the final theta and wall_seconds last.
+public enum RunTable {
+    /// What labels a run's rows: the method's name (a built-in one, or a user rule's), lambda and seed.
+    public struct Labels: Sendable {
+        public var method: String
+        public var lambda: Double
+        public var seed: UInt64
+
+        public init(method: String, lambda: Double, seed: UInt64) {
+            self.method = method
+            self.lambda = lambda
+            self.seed = seed
+        }
+
+        public init(_ spec: RunSpec) {
+            self.init(method: spec.method.name.rawValue, lambda: spec.lambda, seed: spec.seed)
+        }
+    }
+
+    public static func trajectory(dimension d: Int, runID: Bool = false) -> CSVTable {
+        CSVTable((runID ? ["run_id"] : []) + ["method", "lambda", "seed", "step", "objective", "step_size"]
+                 + (0..<d).map { "theta_\($0)" }
+                 + ["f_dpo", "f_sft", "gap_dpo", "gap_sft", "gap_mix", "ideal_distance", "grad_evals", "loss_evals", "f_mix"])
+    }
+
+    /// One trajectory row; with `dimension` larger than the run's, the missing theta columns stay empty
+    /// (sweeps over instances of different dimensions share one header).
+    public static func trajectoryFields(_ labels: Labels, _ row: TrajectoryRow, dimension: Int, runID: Int? = nil) -> [String] {
+        (runID.map { ["\($0)"] } ?? []) + [labels.method, CSV.number(labels.lambda), "\(labels.seed)",
+                                            "\(row.step)", row.objective, CSV.number(row.stepSize)]
+            + padded(row.theta, dimension)
+            + [row.fDPO, row.fSFT, row.gapDPO, row.gapSFT, row.gapMix, row.idealDistance].map(CSV.number)
+            + ["\(row.gradEvals)", "\(row.lossEvals)", CSV.number(row.fMix)]
+    }
+
+    public static func summary(dimension d: Int) -> CSVTable {
+        CSVTable(["run_id", "instance", "method", "lambda", "steps", "schedule", "rate", "seed", "batch", "eval_every",
+                  "dpo_steps", "sft_steps", "threshold", "record", "steps_taken", "f_dpo", "f_sft", "f_mix", "gap_dpo",
+                  "gap_sft", "gap_mix", "ideal_distance", "grad_evals", "loss_evals", "instance_name"]
+                 + (0..<d).map { "theta_\($0)" } + ["wall_seconds"])
+    }
+
+    /// One run's summary row. `instance` is the instance file as the user named it, `instanceName` the
+    /// instance's own name.
+    public static func summaryFields(runID: Int, instance: String, instanceName: String, spec s: RunSpec, result: RunResult,
+                                     dimension: Int, seconds: Double) -> [String] {
+        let f = result.final, p = s.method.parameters
+        let parameters: [String] = [
+            "\(runID)", CSV.field(instance), s.method.name.rawValue, CSV.number(s.lambda), "\(s.steps)",
+            s.schedule.name.rawValue, CSV.number(s.schedule.baseRate), "\(s.seed)", s.batch.map(String.init) ?? "full",
+            "\(p.evalEvery ?? 1)", p.dpoSteps.map(String.init) ?? "", p.sftSteps.map(String.init) ?? "",
+            p.threshold.map(CSV.number) ?? "", s.record.description, "\(result.steps)",
+        ]
+        let finals: [String] = [f.fDPO, f.fSFT, f.fMix, f.gapDPO, f.gapSFT, f.gapMix, f.idealDistance].map(CSV.number)
+        let counters: [String] = ["\(result.gradEvals)", "\(result.lossEvals)", CSV.field(instanceName)]
+        return parameters + finals + counters + padded(f.theta, dimension) + [String(format: "%.6f", seconds)]
+    }
+
+    static func padded(_ theta: [Double], _ dimension: Int) -> [String] {
+        theta.map(CSV.number) + Array(repeating: "", count: max(0, dimension - theta.count))
+    }
+}
