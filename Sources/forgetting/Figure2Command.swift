@@ -72,7 +72,7 @@ struct Figure2Command: ParsableCommand {
             throw CommandFailure("--instance: \(instancePath) has dimension \(problem.dimension); Figure 2 draws 2 parameters")
         }
         try prepareDirectory()
-        let optima = OptimalValues(problem: problem, lambda: lambda)
+        let optima = try OptimalValues(problem: problem, lambda: lambda)
         let trainer = Trainer(problem: problem, optima: optima)
         let recordMode = try RecordMode(parsing: record)
         let trajectoryTable = RunTable.trajectory(dimension: 2)

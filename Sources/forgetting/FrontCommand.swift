@@ -18,13 +18,18 @@ struct FrontCommand: ParsableCommand {
     var force = false
 
     func validate() throws {
+        guard points >= 2 else { throw ValidationError("--points must be at least 2, got \(points)") }
         try checkOutput(out, force: force, flag: "--out")
     }
 
     func run() throws {
         let problem = try instance.load()
         let front: ParetoFront
-        do { front = try ParetoFront(problem: problem, count: points) } catch { throw flagError(ArgumentError("points", error.message)) }
+        do { front = try ParetoFront(problem: problem, count: points) } catch let error as ArgumentError {
+            throw flagError(ArgumentError("points", error.message))
+        } catch {
+            throw CommandFailure("\(instance.instance): \(error)")
+        }
         try writeTable(ParetoFront.table(dimension: problem.dimension), front.rows, to: out)
         let unattained = front.points.filter { !$0.optimum.attained }.count
         print("wrote \(out): \(points) lambdas\(unattained > 0 ? ", \(unattained) with the minimum not attained (infimum reported)" : "")")

@@ -35,7 +35,7 @@ struct OptimumCommand: ParsableCommand {
         case .sft: .sft
         case .mix: .mix(lambda: lambda!)
         }
-        let optimum = NewtonSolver().minimize(problem, target)
+        let optimum = try NewtonSolver().minimize(problem, target)
         if json {
             print(JSON.object([
                 ("value", JSON.number(optimum.value)), ("theta", JSON.vector(optimum.theta)),

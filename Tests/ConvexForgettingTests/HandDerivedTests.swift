@@ -54,7 +54,7 @@ import Testing
     // with feature -1. f_mix,1/2 = (softplus(-2 theta) + softplus(2 theta)) / 2, minimized at 0 with value log 2.
     @Test func mixOptimumOfOppositePulls() throws {
         let problem = Problem(try makeInstance(dpo: [([[-1], [1]], 0, 1)], sft: [([[1], [-1]], 0)], beta: 1))
-        let optimum = NewtonSolver().minimize(problem, .mix(lambda: 0.5), from: [3])
+        let optimum = try NewtonSolver().minimize(problem, .mix(lambda: 0.5), from: [3])
         #expect(optimum.attained)
         #expect(abs(optimum.theta[0]) <= 1e-12)
         #expect(close(optimum.value, log(2)))
@@ -64,14 +64,14 @@ import Testing
     // One DPO datum alone is separable: inf f_DPO = 0 with no minimizer.
     @Test func separableDPOIsNotAttained() throws {
         let problem = Problem(try makeInstance(dpo: [([[1, 0], [0, 1]], 0, 1)], sft: [([[0, 1], [1, 0]], 0)]))
-        let optimum = NewtonSolver().minimize(problem, .dpo)
+        let optimum = try NewtonSolver().minimize(problem, .dpo)
         #expect(!optimum.attained)
         #expect(optimum.value >= 0 && optimum.value <= 1e-12)
         #expect(optimum.iterations < NewtonSolver().maxIterations)
         // The same objective with weight decay has a minimizer.
         let decayed = Problem(try makeInstance(dpo: [([[1, 0], [0, 1]], 0, 1)], sft: [([[0, 1], [1, 0]], 0)],
                                                weightDecay: 0.1))
-        let withDecay = NewtonSolver().minimize(decayed, .dpo)
+        let withDecay = try NewtonSolver().minimize(decayed, .dpo)
         #expect(withDecay.attained && withDecay.gradientNorm <= 1e-9)
     }
 

@@ -12,7 +12,7 @@ import Testing
     }()
 
     static func rows(_ spec: RunSpec, problem: Problem = problem) -> (rows: [TrajectoryRow], result: RunResult) {
-        let trainer = Trainer(problem: problem, optima: OptimalValues(problem: problem, lambda: spec.lambda))
+        let trainer = Trainer(problem: problem, optima: try! OptimalValues(problem: problem, lambda: spec.lambda))
         var rows: [TrajectoryRow] = []
         let result = trainer.run(spec) { rows.append($0) }
         return (rows, result)
@@ -151,11 +151,11 @@ import Testing
     }
 
     /// Minibatch ALRIGHT still converges in expectation: with inverse-sqrt steps, the mix gap shrinks.
-    @Test func minibatchRunsAreStochasticButConverge() {
+    @Test func minibatchRunsAreStochasticButConverge() throws {
         let spec = RunSpec(method: .alright, lambda: 0.5, steps: 20_000, schedule: .inverseSqrt(0.5), seed: 8, batch: 2, record: .final)
         let (rows, _) = Self.rows(spec)
         let start = Self.problem.value(.mix(lambda: 0.5), at: Self.problem.defaultStart)
-        let optimum = OptimalValues(problem: Self.problem, lambda: 0.5).mix.value
+        let optimum = try OptimalValues(problem: Self.problem, lambda: 0.5).mix.value
         #expect(rows.count == 1 && rows[0].step == 20_000)
         #expect(rows[0].gapMix < 0.05 * (start - optimum))
     }
@@ -178,7 +178,7 @@ import Testing
     /// The paper's toy: Sequential ends far from the ideal point, ALRIGHT and MAXRIGHT near it.
     @Test func figure2Outcome() throws {
         let problem = try figure2Problem()
-        let optima = OptimalValues(problem: problem, lambda: 0.5)
+        let optima = try OptimalValues(problem: problem, lambda: 0.5)
         let trainer = Trainer(problem: problem, optima: optima)
         let finals = Figure2.runs(lambda: 0.5, seed: 0, record: .final).map { trainer.run($0) { _ in }.final }
         let (sequential, alright, maxright) = (finals[0].idealDistance, finals[1].idealDistance, finals[2].idealDistance)

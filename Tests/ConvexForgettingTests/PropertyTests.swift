@@ -130,7 +130,7 @@ import Testing
             let problem = Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
             let scale = max(1, problem.featureBound * max(1, beta))
             for objective in [Objective.dpo, .sft, .mix(lambda: 0.5)] {
-                let optimum = NewtonSolver().minimize(problem, objective)
+                let optimum = try NewtonSolver().minimize(problem, objective)
                 #expect(optimum.value.isFinite)
                 if optimum.attained {
                     #expect(optimum.gradientNorm <= 1e-9 * scale, "\(objective): gradient norm \(optimum.gradientNorm)")

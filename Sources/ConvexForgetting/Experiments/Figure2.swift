@@ -95,16 +95,19 @@ public struct ParetoFront: Sendable {
     public var points: [Point]
 
     /// `count` evenly spaced lambdas in [0, 1], each solve warm-started at the previous minimizer.
-    public init(problem: Problem, count: Int = 101, solver: NewtonSolver = NewtonSolver()) throws(ArgumentError) {
+    /// Throws `ArgumentError` for count < 2 and the solver's `Attainment.PivotLimitReached`.
+    public init(problem: Problem, count: Int = 101, solver: NewtonSolver = NewtonSolver()) throws {
         guard count >= 2 else { throw ArgumentError("count", "must be at least 2, got \(count)") }
         var start = problem.thetaRef
-        points = (0..<count).map { i in
+        var points: [Point] = []
+        for i in 0..<count {
             let lambda = Double(i) / Double(count - 1)
-            let optimum = solver.minimize(problem, .mix(lambda: lambda), from: start)
+            let optimum = try solver.minimize(problem, .mix(lambda: lambda), from: start)
             if optimum.attained { start = optimum.theta }
-            return Point(lambda: lambda, optimum: optimum, fDPO: problem.value(.dpo, at: optimum.theta),
-                         fSFT: problem.value(.sft, at: optimum.theta))
+            points.append(Point(lambda: lambda, optimum: optimum, fDPO: problem.value(.dpo, at: optimum.theta),
+                                fSFT: problem.value(.sft, at: optimum.theta)))
         }
+        self.points = points
     }
 
     public static func table(dimension d: Int) -> CSVTable {

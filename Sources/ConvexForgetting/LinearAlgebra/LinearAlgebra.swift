@@ -74,13 +74,6 @@ public enum LinearAlgebra {
         }
     }
 
-    /// `y = a x` for a row-major `rows x cols` matrix (cblas_dgemv).
-    public static func multiply(_ a: UnsafePointer<Double>, rows: Int, cols: Int,
-                                _ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>) {
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(cols), 1.0, a, Int32(cols), x, 1,
-                    0.0, y, 1)
-    }
-
     /// Limits OpenBLAS to `n` threads (the sweep runner parallelises over runs instead).
     public static func setThreadCount(_ n: Int) {
         openblas_set_num_threads(Int32(n))

@@ -12,6 +12,15 @@
 ///
 /// With weight decay mu > 0 every objective is strongly convex and the minimum is always attained.
 public enum Attainment {
+    /// The simplex method made `pivots` pivots without reaching phase 1's optimum: the LP is left
+    /// undecided, which is an error, never a silent "not attained".
+    public struct PivotLimitReached: Error, CustomStringConvertible {
+        public var pivots: Int
+        public var description: String {
+            "the attainment LP reached its pivot limit (\(pivots) pivots) undecided; the instance may be badly scaled"
+        }
+    }
+
     /// The linear forms a_k of `objective`, `count x dimension` row-major (terms with weight 0 omitted).
     static func linearForms(_ problem: Problem, _ objective: Objective) -> (forms: [Double], count: Int) {
         let d = problem.dimension
@@ -36,8 +45,9 @@ public enum Attainment {
         return (forms, count)
     }
 
-    /// True when `objective` has a finite minimizer.
-    public static func isAttained(_ problem: Problem, _ objective: Objective) -> Bool {
+    /// True when `objective` has a finite minimizer. `pivotLimit` bounds the simplex pivots (default
+    /// 50 (m + d + 10)); reaching it throws.
+    public static func isAttained(_ problem: Problem, _ objective: Objective, pivotLimit: Int? = nil) throws(PivotLimitReached) -> Bool {
         if problem.weightDecay > 0 { return true }
         let d = problem.dimension
         let (forms, m) = linearForms(problem, objective)
@@ -51,12 +61,13 @@ public enum Attainment {
             }
         }
         if largest == 0 { return true }  // every term is constant
-        return phaseOneFeasible(forms: forms, count: m, dimension: d, rhs: rhs, scale: largest)
+        return try phaseOneFeasible(forms: forms, count: m, dimension: d, rhs: rhs, scale: largest, pivotLimit: pivotLimit)
     }
 
     /// Simplex phase 1 for {u >= 0 : B u = rhs}, B = forms^T (d x m). Dense tableau, Dantzig's rule with
     /// Bland's rule after degenerate pivots (no cycling).
-    static func phaseOneFeasible(forms: [Double], count m: Int, dimension d: Int, rhs: [Double], scale: Double) -> Bool {
+    static func phaseOneFeasible(forms: [Double], count m: Int, dimension d: Int, rhs: [Double], scale: Double,
+                                 pivotLimit: Int?) throws(PivotLimitReached) -> Bool {
         let columns = m + d  // u, then one artificial per row
         let width = columns + 1
         var t = [Double](repeating: 0, count: d * width)
@@ -76,8 +87,9 @@ public enum Attainment {
         }
         let eps = 1e-11 * scale
         var degenerate = 0
-        let maxPivots = 50 * (columns + 10)
-        for _ in 0..<maxPivots {
+        let maxPivots = max(0, pivotLimit ?? 50 * (columns + 10))
+        var pivots = 0
+        while true {
             // Entering column.
             var entering = -1
             if degenerate < 50 {
@@ -89,7 +101,7 @@ public enum Attainment {
             } else {
                 entering = (0..<columns).first { cost[$0] < -eps } ?? -1
             }
-            if entering < 0 { break }
+            if entering < 0 { break }  // phase 1's optimum
             // Ratio test.
             var leaving = -1
             var bestRatio = Double.infinity
@@ -105,6 +117,8 @@ public enum Attainment {
             }
             if leaving < 0 { break }  // unbounded direction: cannot happen in phase 1 (objective >= 0)
             degenerate = bestRatio <= 1e-15 ? degenerate + 1 : 0
+            guard pivots < maxPivots else { throw PivotLimitReached(pivots: pivots) }
+            pivots += 1
             // Pivot.
             let p = t[leaving * width + entering]
             for c in 0..<width { t[leaving * width + c] /= p }

@@ -26,12 +26,15 @@ public struct NewtonSolver: Sendable {
     public var maxIterations = 1000
     /// Stop once ||grad f|| <= gradientTolerance * scale, scale = max(1, Phi max(1, beta)).
     public var gradientTolerance = 1e-12
+    /// The attainment LP's pivot limit (nil: its default); reaching it is an error.
+    public var pivotLimit: Int?
 
     public init() {}
 
-    public func minimize(_ problem: Problem, _ objective: Objective, from start: [Double]? = nil) -> Optimum {
+    public func minimize(_ problem: Problem, _ objective: Objective, from start: [Double]? = nil)
+        throws(Attainment.PivotLimitReached) -> Optimum {
         let d = problem.dimension
-        let attained = Attainment.isAttained(problem, objective)
+        let attained = try Attainment.isAttained(problem, objective, pivotLimit: pivotLimit)
         let scale = max(1, problem.featureBound * max(1, problem.beta))
         let tolerance = gradientTolerance * scale
         var theta = start ?? problem.thetaRef

@@ -136,9 +136,15 @@ public struct SweepRunner: Sendable {
         // Exact optima once per (instance, lambda), in parallel too.
         let keys = problems.indices.flatMap { i in spec.lambdas.map { OptimumKey(instance: i, lambda: $0) } }
         let solved = parallelMap(count: keys.count, threads: options.threads) { k in
-            OptimalValues(problem: problems[keys[k].instance], lambda: keys[k].lambda)
+            Result { () throws(Attainment.PivotLimitReached) in try OptimalValues(problem: problems[keys[k].instance], lambda: keys[k].lambda) }
         }
-        let optima = Dictionary(uniqueKeysWithValues: zip(keys, solved))
+        var solvedOptima: [OptimumKey: OptimalValues] = [:]
+        for (key, result) in zip(keys, solved) {
+            do { solvedOptima[key] = try result.get() } catch {
+                throw Failure(description: "\(spec.instances[key.instance]), lambda \(key.lambda): \(error)")
+            }
+        }
+        let optima = solvedOptima
         let total = ownedRuns.count
         let counter = Counter(start: total - runs.count)
         let instanceNames = spec.instances

@@ -57,8 +57,12 @@ public struct LowerBoundAnalysis: Sendable {
         referenceMargin = zip(a, problem.thetaRef).reduce(0) { $0 + $1.0 * $1.1 }
         beta = problem.beta
         startMargin = zip(a, problem.defaultStart).reduce(0) { $0 + $1.0 * $1.1 }
-        infimumDPO = NewtonSolver().minimize(problem, .dpo).value
-        infimumSFT = NewtonSolver().minimize(problem, .sft).value
+        do {
+            infimumDPO = try NewtonSolver().minimize(problem, .dpo).value
+            infimumSFT = try NewtonSolver().minimize(problem, .sft).value
+        } catch {
+            throw NotALowerBoundInstance(description: error.description)
+        }
     }
 
     /// The representative point with margin s: s a / A (f depends on theta through s only).

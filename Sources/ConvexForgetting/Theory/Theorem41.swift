@@ -145,7 +145,7 @@ public struct Theorem41Verification: Sendable {
         var rows: [Row] = []
         let start = problem.defaultStart
         for lambda in lambdas {
-            let optima = OptimalValues(problem: problem, lambda: lambda)
+            let optima = try OptimalValues(problem: problem, lambda: lambda)
             guard optima.mix.attained else {
                 throw NotAttained(description: "\(name): the minimum of f_mix at lambda = \(lambda) is not attained")
             }

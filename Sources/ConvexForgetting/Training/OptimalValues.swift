@@ -19,10 +19,10 @@ public struct OptimalValues: Sendable, Equatable {
         self.mix = mix
     }
 
-    public init(problem: Problem, lambda: Double, solver: NewtonSolver = NewtonSolver()) {
+    public init(problem: Problem, lambda: Double, solver: NewtonSolver = NewtonSolver()) throws(Attainment.PivotLimitReached) {
         self.lambda = lambda
-        dpo = solver.minimize(problem, .dpo)
-        sft = solver.minimize(problem, .sft)
-        mix = solver.minimize(problem, .mix(lambda: lambda))
+        dpo = try solver.minimize(problem, .dpo)
+        sft = try solver.minimize(problem, .sft)
+        mix = try solver.minimize(problem, .mix(lambda: lambda))
     }
 }
