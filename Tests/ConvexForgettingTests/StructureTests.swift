@@ -199,6 +199,18 @@ struct DPOOnlyRule: SelectionRule {
         }
     }
 
+    // Item 8: the kernels compute with `Stable`'s functions: the one-datum losses equal them exactly.
+    @Test func kernelsUseTheStableFunctions() throws {
+        let problem = Problem(try makeInstance(dpo: [([[1], [-1]], 0, 1)], sft: [([[2], [-1], [0.5]], 0)], beta: 0.7))
+        for theta in [-900.0, -3, -1e-9, 0, 0.25, 4, 1e3] {
+            let z = 0.7 * (theta * 2)
+            #expect(problem.value(.dpo, at: [theta]) == Stable.softplus(-z))
+            let logits = [2 * theta, -theta, 0.5 * theta]
+            let lse = logits.withUnsafeBufferPointer { Stable.logSumExp($0) }
+            #expect(close(problem.value(.sft, at: [theta]), lse - 2 * theta, 1e-15))
+        }
+    }
+
     // Item 7: enumerated options list their values; a user's relative path is the user's path.
     @Test func enumeratedOptionsAndUserPaths() throws {
         let help = try runCLI(["train", "--help"])
