@@ -226,3 +226,29 @@ struct DPOOnlyRule: SelectionRule {
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 }
+
+/// Item 5: experiment files keep their strictness through the schema layer.
+@Suite struct SchemaTests {
+    static let valid = "instances: [i.json]\nmethods: [alright]\nlambdas: [0.5]\nsteps: [10]\nseeds: [0]\nschedules: [{name: constant, rate: 0.1}]\n"
+
+    func parse(_ text: String) throws -> ExperimentSpec {
+        let root = try temporaryDirectory()
+        try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("Experiments/instances/random-a.json"),
+                                         to: root.appendingPathComponent("i.json"))
+        return try ExperimentSpec.parse(text, file: root.appendingPathComponent("e.yaml").path)
+    }
+
+    @Test func experimentFilesAreStrict() throws {
+        let spec = try parse(Self.valid)
+        #expect(spec.schedules == [.constant(0.1)] && spec.record == .final && spec.methods == [.alright])
+        for (text, path) in [(Self.valid + "lambdas: [0.1]\n", ""), (Self.valid + "colour: red\n", "colour"),
+                             (Self.valid.replacingOccurrences(of: "rate: 0.1", with: "rate: .nan"), "schedules[0].rate"),
+                             (Self.valid.replacingOccurrences(of: "constant", with: "cosine"), "schedules[0]"),
+                             (Self.valid + "record: every:0\n", "record")] {
+            #expect(performing: { try parse(text) }, throws: { error in
+                guard let e = error as? FieldError else { return false }
+                return e.file?.hasSuffix("e.yaml") == true && (path.isEmpty || e.path == path)
+            })
+        }
+    }
+}

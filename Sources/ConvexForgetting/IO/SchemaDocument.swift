@@ -2,10 +2,16 @@ import Foundation
 import Yams
 
 /// The one schema layer for every input file: instance JSON, an .npy instance's instance.json, experiment
-/// YAML or JSON, and sweep manifests. Each is parsed into a `JSONValue` (JSON by the strict reader of
-/// JSONValue.swift, which refuses duplicate keys; YAML by Yams, refusing duplicate keys too) and read through
-/// `JSONFields`, which refuses unknown keys and non-finite numbers and names the key path of every error.
-/// Every error is a `FieldError` carrying the file.
+/// YAML or JSON, and sweep manifests. Each is parsed into a `JSONValue` and read through `JSONFields`, which
+/// refuses unknown keys and non-finite numbers and names the key path of every error. Every error is a
+/// `FieldError` carrying the file.
+///
+/// JSON goes through the hand-written strict reader of JSONValue.swift (duplicate keys refused), not Yams:
+/// measured on a 42.8 MB instance file (2 cores, best of 3), it parses at about 71 MB/s, Foundation's
+/// JSONSerialization at 7.6 MB/s and Yams at 2.3 MB/s (with 3.5x the peak memory), so instances keep their load
+/// speed. YAML goes through Yams, which refuses a key repeated with the same type (`a: 1` twice); a key
+/// repeated with another type (`1:` and `"1":`) reaches the unknown-key check, since every schema key is a
+/// plain word. Yams expands aliases without bound: a "billion laughs" file is not refused yet.
 enum SchemaDocument {
     enum Format {
         /// Strict JSON (plus NaN/Infinity words, refused later by field).
