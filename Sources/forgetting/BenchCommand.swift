@@ -74,9 +74,7 @@ struct BenchCommand: ParsableCommand {
             return Problem(try Instance.random(RandomInstanceSpec(dimension: 3, outputs: 3, dpoCount: 4, sftCount: 4, seed: 1)))
         }
         let path = instance ?? defaultInstance()
-        do { return Problem(try InstanceLoader.load(path: path)) } catch {
-            throw CommandFailure("\(error)")
-        }
+        return try loadProblem(path)
     }
 
     func alright() throws {

@@ -72,7 +72,7 @@ struct Figure2Command: ParsableCommand {
             throw CommandFailure("--instance: \(instancePath) has dimension \(problem.dimension); Figure 2 draws 2 parameters")
         }
         try prepareDirectory()
-        let optima = try OptimalValues(problem: problem, lambda: lambda)
+        let optima = try solveOptima(problem, lambda: lambda, instance: instancePath)
         let trainer = Trainer(problem: problem, optima: optima)
         let recordMode = try RecordMode(parsing: record)
         let trajectoryTable = RunTable.trajectory(dimension: 2)
@@ -99,7 +99,7 @@ struct Figure2Command: ParsableCommand {
             landscape = try Landscape(problem: problem, covering: points)
             pareto = try ParetoFront(problem: problem)
         } catch {
-            throw CommandFailure("\(error)")
+            throw CommandFailure("\(instancePath): \(error)")
         }
         let manifest = JSON.object([
             ("command", "\"forgetting figure2\""), ("version", "\"\(toolkitVersion)\""),

@@ -35,7 +35,8 @@ struct OptimumCommand: ParsableCommand {
         case .sft: .sft
         case .mix: .mix(lambda: lambda!)
         }
-        let optimum = try NewtonSolver().minimize(problem, target)
+        let optimum: Optimum
+        do { optimum = try NewtonSolver().minimize(problem, target) } catch { throw CommandFailure("\(instance.instance): \(error)") }
         if json {
             print(JSON.object([
                 ("value", JSON.number(optimum.value)), ("theta", JSON.vector(optimum.theta)),

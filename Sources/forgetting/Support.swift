@@ -30,6 +30,11 @@ func loadProblem(_ path: String) throws -> Problem {
     do { return Problem(try InstanceLoader.load(path: path)) } catch { throw CommandFailure(error.description) }
 }
 
+/// The exact optima at lambda, a solver failure named by the instance it happened on.
+func solveOptima(_ problem: Problem, lambda: Double, instance: String) throws -> OptimalValues {
+    do { return try OptimalValues(problem: problem, lambda: lambda) } catch { throw CommandFailure("\(instance): \(error)") }
+}
+
 /// A library argument error as a flag error: `learningRate` is shown as `--learning-rate`.
 func flagError(_ error: ArgumentError) -> ValidationError {
     ValidationError("\(error.flag) \(error.message)")

@@ -91,7 +91,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let problem = try instance.load()
         let spec = try options.spec(dimension: problem.dimension)
-        let optima = try OptimalValues(problem: problem, lambda: spec.lambda)
+        let optima = try solveOptima(problem, lambda: spec.lambda, instance: instance.instance)
         let table = RunTable.trajectory(dimension: problem.dimension)
         let labels = RunTable.Labels(spec)
         let file = try StreamingFile(path: out)

@@ -44,6 +44,7 @@ struct DPOOnlyRule: SelectionRule {
         }
         #expect(throws: ArgumentError("learningRate", "must be a finite number > 0, got -1.0")) { try StepSchedule(.constant, rate: -1) }
         #expect(ArgumentError("learningRate", "x").flag == "--learning-rate")
+        #expect(throws: ArgumentError("steps", "must be >= 1, got -5")) { try Method.make(.sequential, steps: -5) }
     }
 
     // Item 3: a rule defined here runs through the same loop, recording and CSV as the built-in ones.
@@ -244,6 +245,7 @@ struct DPOOnlyRule: SelectionRule {
         for (text, path) in [(Self.valid + "lambdas: [0.1]\n", ""), (Self.valid + "colour: red\n", "colour"),
                              (Self.valid.replacingOccurrences(of: "rate: 0.1", with: "rate: .nan"), "schedules[0].rate"),
                              (Self.valid.replacingOccurrences(of: "constant", with: "cosine"), "schedules[0]"),
+                             (Self.valid.replacingOccurrences(of: "rate: 0.1", with: "rate: -0.1"), "schedules[0].rate"),
                              (Self.valid + "record: every:0\n", "record")] {
             #expect(performing: { try parse(text) }, throws: { error in
                 guard let e = error as? FieldError else { return false }

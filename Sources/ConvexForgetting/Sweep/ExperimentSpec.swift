@@ -121,7 +121,7 @@ public struct ExperimentSpec: Sendable, Equatable {
                 throw FieldError(path: item.path, message: "unknown schedule '\(text)' (expected \(ScheduleName.names))")
             }
             let rate = try o["rate"]!.number()
-            return try argument(item) { () throws(ArgumentError) in try StepSchedule(scheduleName, rate: rate) }
+            return try argument(o["rate"]!) { () throws(ArgumentError) in try StepSchedule(scheduleName, rate: rate) }
         }
         var batch: [Int?] = [nil]
         if f["batch"] != nil {
@@ -215,13 +215,12 @@ public struct ExperimentSpec: Sendable, Equatable {
         var result: [Run] = []
         for i in instances.indices {
             for name in methods {
-                let isSequential = name == .sequential || name == .sequentialSFTFirst
                 for schedule in schedules {
                     for lambda in lambdas {
                         for steps in self.steps {
                             for k in (name == .maxrightStale ? evalEvery.map { Optional($0) } : [nil]) {
                                 var parameters = MethodParameters(evalEvery: k)
-                                if isSequential {
+                                if name.isSequential {
                                     parameters.threshold = sequential.threshold
                                     if sequential.splitByLambda {
                                         parameters.dpoSteps = Int((lambda * Double(steps)).rounded())

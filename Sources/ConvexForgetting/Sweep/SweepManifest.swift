@@ -20,8 +20,11 @@ struct Manifest: Equatable {
     }
 
     static func read(_ path: String) throws -> Manifest {
+        let root: JSONFields
+        do { root = try SchemaDocument.load(path: path, format: .json) } catch {
+            throw SweepRunner.Failure(description: error.description)
+        }
         do {
-            let root = try SchemaDocument.load(path: path, format: .json)
             return try SchemaDocument.attributed(to: path) { () throws(FieldError) in
                 let f = try root.object(required: ["spec", "version", "runs", "dimension"], optional: ["gitCommit", "shard"])
                 return Manifest(spec: try ExperimentSpec.build(f["spec"]!, base: nil, checkFiles: false),

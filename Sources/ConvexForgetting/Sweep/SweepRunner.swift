@@ -95,6 +95,9 @@ public struct SweepRunner: Sendable {
                 guard stored.spec == spec else {
                     throw Failure(description: "\(manifestPath): holds a different experiment; --resume needs the same spec")
                 }
+                guard stored.dimension == (problems.map(\.dimension).max() ?? 0) else {
+                    throw Failure(description: "\(manifestPath): was made with instances of another dimension; --resume needs the same instances")
+                }
                 guard stored.shard == shardText else {
                     throw Failure(description: "\(manifestPath): was shard \(stored.shard ?? "none"), not \(shardText ?? "none")")
                 }
@@ -106,8 +109,7 @@ public struct SweepRunner: Sendable {
                 throw Failure(description: "\(directory): already holds a sweep (pass --resume to finish it or --force to start over)")
             }
         }
-        let dimension = problems.map(\.dimension).max() ?? 0
-        try write(manifest(dimension: dimension).text, to: manifestPath)
+        try write(manifest(dimension: problems.map(\.dimension).max() ?? 0).text, to: manifestPath)
         let done = Set((try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [])
         return Plan(problems: problems, runs: ownedRuns.filter { !done.contains(Self.partName($0.id, "summary")) })
     }

@@ -167,6 +167,9 @@ public struct Theorem41Verification: Sendable {
                 return (seedGaps, ratio)
             }
             let gaps = perSeed.map(\.0)
+            guard gaps.allSatisfy({ $0.count == horizons.count }) else {
+                throw NotAttained(description: "\(name): the method under test (\(method.name)) stopped before the largest horizon")
+            }
             let ratios = perSeed.map(\.1)
             var cells: [Cell] = []
             for (h, horizon) in horizons.enumerated() {

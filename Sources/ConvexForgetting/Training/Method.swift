@@ -14,6 +14,9 @@ public enum MethodName: String, CaseIterable, Sendable, Codable {
     case maxrightStale = "maxright-stale"
 
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+    /// Algorithm 1, in either order.
+    public var isSequential: Bool { self == .sequential || self == .sequentialSFTFirst }
 }
 
 /// Algorithm 1's plan: the order of the phases, their lengths T_DPO and T_SFT, and the optional threshold
@@ -73,8 +76,8 @@ public enum Method: Sendable, Equatable {
     /// parameters; a parameter the method does not take is an error naming it.
     public static func make(_ name: MethodName, steps: Int, parameters p: MethodParameters = MethodParameters())
         throws(ArgumentError) -> Method {
-        let isSequential = name == .sequential || name == .sequentialSFTFirst
-        if !isSequential, let given = [("dpoSteps", p.dpoSteps != nil), ("sftSteps", p.sftSteps != nil), ("threshold", p.threshold != nil)].first(where: \.1) {
+        guard steps >= 1 else { throw ArgumentError("steps", "must be >= 1, got \(steps)") }
+        if !name.isSequential, let given = [("dpoSteps", p.dpoSteps != nil), ("sftSteps", p.sftSteps != nil), ("threshold", p.threshold != nil)].first(where: \.1) {
             throw ArgumentError(given.0, "applies to the sequential methods only")
         }
         if name != .maxrightStale, p.evalEvery != nil { throw ArgumentError("evalEvery", "applies to maxright-stale only") }

@@ -34,7 +34,7 @@ public enum RunTable {
     /// One trajectory row; with `dimension` larger than the run's, the missing theta columns stay empty
     /// (sweeps over instances of different dimensions share one header).
     public static func trajectoryFields(_ labels: Labels, _ row: TrajectoryRow, dimension: Int, runID: Int? = nil) -> [String] {
-        (runID.map { ["\($0)"] } ?? []) + [labels.method, CSV.number(labels.lambda), "\(labels.seed)",
+        (runID.map { ["\($0)"] } ?? []) + [CSV.field(labels.method), CSV.number(labels.lambda), "\(labels.seed)",
                                             "\(row.step)", row.objective, CSV.number(row.stepSize)]
             + padded(row.theta, dimension)
             + [row.fDPO, row.fSFT, row.gapDPO, row.gapSFT, row.gapMix, row.idealDistance].map(CSV.number)

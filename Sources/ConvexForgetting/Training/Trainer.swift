@@ -46,6 +46,9 @@ public struct Trainer: Sendable {
     public func run<Rule: SelectionRule>(_ rule: Rule, _ spec: RunSpec,
                                          record: (TrajectoryRow) throws -> Void) rethrows -> RunResult {
         precondition(spec.lambda == optima.lambda, "optimal values computed for another lambda")
+        // A spec that skipped `RunSpec.validate` traps here rather than reading outside an array.
+        precondition(spec.start.map { $0.count == problem.dimension } ?? true, "start has the wrong dimension")
+        precondition((spec.batch ?? 1) >= 1, "batch must be >= 1")
         var rule = rule
         var theta = spec.start ?? problem.defaultStart
         var gradient = [Double](repeating: 0, count: problem.dimension)
