@@ -27,8 +27,8 @@ struct Figure2Command: ParsableCommand {
     @Option(help: "Seed of ALRIGHT's coin flips.")
     var seed: UInt64 = 0
 
-    @Option(help: "Rows to record: all, log, every:N or final.")
-    var record = "all"
+    @Option(help: "Rows to record: all, log, every:N or final.", transform: parseRecordMode)
+    var record = RecordMode.all
 
     @Flag(help: "Overwrite existing output files.")
     var force = false
@@ -40,26 +40,28 @@ struct Figure2Command: ParsableCommand {
 
     func validate() throws {
         try checkLambda(lambda)
-        do { _ = try RecordMode(parsing: record) } catch { throw ValidationError("--record: \(error)") }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw ValidationError("--out: \(out) exists and is not a directory") }
-            for name in Self.files + ["figure2.png", "figure2.pdf"] {
-                try checkOutput(path(name), force: force, flag: "--out")
-            }
+            try checkOutputs()
         }
     }
 
-    /// Creates DIR if needed (after validation, before the work) and checks that every output can be written.
+    /// Fails unless every output can be written (no file there without --force).
+    func checkOutputs() throws {
+        for name in Self.files + ["figure2.png", "figure2.pdf"] {
+            try checkOutput(path(name), force: force, flag: "--out")
+        }
+    }
+
+    /// Creates DIR if needed (after validation, before the work) and checks the outputs again.
     func prepareDirectory() throws {
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {
             throw CommandFailure("--out: cannot create directory \(out)")
         }
-        for name in Self.files + ["figure2.png", "figure2.pdf"] {
-            do { try AtomicFile.checkWritable(path(name), force: force) } catch { throw CommandFailure("--out: \(error)") }
-        }
+        try checkOutputs()
     }
 
     func path(_ name: String) -> String { (out as NSString).appendingPathComponent(name) }
@@ -74,14 +76,13 @@ struct Figure2Command: ParsableCommand {
         try prepareDirectory()
         let optima = try solveOptima(problem, lambda: lambda, instance: instancePath)
         let trainer = Trainer(problem: problem, optima: optima)
-        let recordMode = try RecordMode(parsing: record)
         let trajectoryTable = RunTable.trajectory(dimension: 2)
         var trajectories: [[String]] = []
         var summary: [[String]] = []
         var points: [[Double]] = [optima.dpo.theta, optima.sft.theta, optima.mix.theta]
         var results: [(RunSpec, RunResult)] = []
         let shownInstance = instance ?? Figure2.instancePath
-        for (id, spec) in Figure2.runs(lambda: lambda, seed: seed, record: recordMode).enumerated() {
+        for (id, spec) in Figure2.runs(lambda: lambda, seed: seed, record: record).enumerated() {
             let runStarted = Date()
             let labels = RunTable.Labels(spec)
             let result = trainer.run(spec) { row in
@@ -103,7 +104,7 @@ struct Figure2Command: ParsableCommand {
         }
         let manifest = JSON.object([
             ("command", "\"forgetting figure2\""), ("version", "\"\(toolkitVersion)\""),
-            ("lambda", JSON.number(lambda)), ("seed", "\(seed)"), ("record", "\"\(recordMode)\""),
+            ("lambda", JSON.number(lambda)), ("seed", "\(seed)"), ("record", "\"\(record)\""),
             ("learningRate", JSON.number(Figure2.learningRate)), ("sequentialPhaseSteps", "\(Figure2.sequentialPhaseSteps)"),
             ("threshold", JSON.number(Figure2.threshold)), ("jointSteps", "\(Figure2.jointSteps)"),
             ("thetaRef", JSON.vector(problem.thetaRef)), ("instance", JSON.string(shownInstance)),

@@ -25,9 +25,7 @@ struct FrontCommand: ParsableCommand {
     func run() throws {
         let problem = try instance.load()
         let front: ParetoFront
-        do { front = try ParetoFront(problem: problem, count: points) } catch let error as ArgumentError {
-            throw flagError(ArgumentError("points", error.message))
-        } catch {
+        do { front = try ParetoFront(problem: problem, count: points) } catch {
             throw CommandFailure("\(instance.instance): \(error)")
         }
         try writeTable(ParetoFront.table(dimension: problem.dimension), front.rows, to: out)

@@ -46,6 +46,9 @@ struct CommandFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// `--record MODE`, parsed once by the argument parser (its errors name the flag).
+func parseRecordMode(_ text: String) throws -> RecordMode { try RecordMode(parsing: text) }
+
 /// Parses `0.3,-1.2` into a vector of finite numbers; `flag` names the option in errors.
 func parseVector(_ text: String, flag: String) throws -> [Double] {
     let parts = text.split(separator: ",", omittingEmptySubsequences: false)

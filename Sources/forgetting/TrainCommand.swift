@@ -37,25 +37,22 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Data sampled with replacement per gradient (default: full batch).")
     var batch: Int?
 
-    @Option(help: "Rows to record: all, log (about 50 per decade), every:N or final (default: all up to 10,000 steps, else log).")
-    var record: String?
+    @Option(help: "Rows to record: all, log (about 50 per decade), every:N or final (default: all up to 10,000 steps, else log).",
+            transform: parseRecordMode)
+    var record: RecordMode?
 
     @Option(name: .customLong("init"), parsing: .unconditional, help: ArgumentHelp("Initial theta, comma-separated (default: the reference fit's init, else theta_ref).", valueName: "t1,t2,..."))
     var start: String?
 
     /// The run spec, every flag checked by the library (the dimension once the instance is loaded).
     func spec(dimension: Int? = nil) throws -> RunSpec {
-        var recordMode: RecordMode?
-        if let record {
-            do { recordMode = try RecordMode(parsing: record) } catch { throw ValidationError("--record: \(error)") }
-        }
         let start = try self.start.map { try parseVector($0, flag: "--init") }
         do {
             let spec = RunSpec(
                 method: try Method.make(method, steps: steps, parameters: MethodParameters(
                     dpoSteps: dpoSteps, sftSteps: sftSteps, threshold: threshold, evalEvery: evalEvery)),
                 lambda: lambda, steps: steps, schedule: try StepSchedule(schedule, rate: learningRate), seed: seed,
-                batch: batch, record: recordMode, start: start)
+                batch: batch, record: record, start: start)
             try spec.validate(dimension: dimension ?? start?.count ?? 1)
             return spec
         } catch {

@@ -115,8 +115,7 @@ public enum InstanceFile {
         let sft = (0..<instance.sftFeatures.count).map {
             "    {\"features\": \(block(instance.sftFeatures, $0)), \"target\": \(instance.targets[$0])}"
         }
-        let nameData = (try? JSONSerialization.data(withJSONObject: [instance.name], options: [.fragmentsAllowed])) ?? Data()
-        let quotedName = String(decoding: nameData, as: UTF8.self).dropFirst().dropLast()
+        let quotedName = JSONText.quoted(instance.name)
         return """
         {
           "name": \(quotedName),

@@ -77,6 +77,7 @@ public struct SweepRunner: Sendable {
                 throw Failure(description: error.description)
             }
         }
+        let dimension = problems.map(\.dimension).max() ?? 0
         for run in ownedRuns {
             do { try run.spec.validate(dimension: problems[run.instance].dimension) } catch {
                 throw Failure(description: "run \(run.id) (\(spec.instances[run.instance])): \(error)")
@@ -95,7 +96,7 @@ public struct SweepRunner: Sendable {
                 guard stored.spec == spec else {
                     throw Failure(description: "\(manifestPath): holds a different experiment; --resume needs the same spec")
                 }
-                guard stored.dimension == (problems.map(\.dimension).max() ?? 0) else {
+                guard stored.dimension == dimension else {
                     throw Failure(description: "\(manifestPath): was made with instances of another dimension; --resume needs the same instances")
                 }
                 guard stored.shard == shardText else {
@@ -109,7 +110,7 @@ public struct SweepRunner: Sendable {
                 throw Failure(description: "\(directory): already holds a sweep (pass --resume to finish it or --force to start over)")
             }
         }
-        try write(manifest(dimension: problems.map(\.dimension).max() ?? 0).text, to: manifestPath)
+        try write(manifest(dimension: dimension).text, to: manifestPath)
         let done = Set((try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [])
         return Plan(problems: problems, runs: ownedRuns.filter { !done.contains(Self.partName($0.id, "summary")) })
     }
