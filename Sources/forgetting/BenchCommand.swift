@@ -29,10 +29,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Instance (JSON file or .npy directory); default per case.")
     var instance: String?
 
-    @Option(help: "Steps (default: 2,000,000 toy, 200 large, 1000 tiny).")
+    @Option(parsing: .unconditional, help: "Steps (default: 2,000,000 toy, 200 large, 1000 tiny).")
     var steps: Int?
 
-    @Option(help: "Repetitions; the best time is reported.")
+    @Option(parsing: .unconditional, help: "Repetitions; the best time is reported.")
     var repeats = 3
 
     @Option(parsing: .unconditional, help: "ALRIGHT's lambda (0: SFT steps only, 1: DPO steps only).")

@@ -9,10 +9,10 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var instance: InstanceOption
 
-    @Option(help: "Number of random points.")
+    @Option(parsing: .unconditional, help: "Number of random points.")
     var points = 20
 
-    @Option(help: "Seed of the random points.")
+    @Option(parsing: .unconditional, help: "Seed of the random points.")
     var seed: UInt64 = 0
 
     @Option(parsing: .unconditional, help: "lambda of the mix objective checked.")

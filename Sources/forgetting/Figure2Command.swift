@@ -24,7 +24,7 @@ struct Figure2Command: ParsableCommand {
     @Option(parsing: .unconditional, help: "Trade-off lambda in [0, 1].")
     var lambda = 0.5
 
-    @Option(help: "Seed of ALRIGHT's coin flips.")
+    @Option(parsing: .unconditional, help: "Seed of ALRIGHT's coin flips.")
     var seed: UInt64 = 0
 
     @Option(help: "Rows to record: all, log, every:N or final.", transform: parseRecordMode)

@@ -8,7 +8,7 @@ struct FrontCommand: ParsableCommand {
 
     @OptionGroup var instance: InstanceOption
 
-    @Option(help: "Number of evenly spaced lambdas in [0, 1].")
+    @Option(parsing: .unconditional, help: "Number of evenly spaced lambdas in [0, 1].")
     var points = 101
 
     @Option(help: ArgumentHelp("Output CSV: lambda,theta_0..,f_dpo,f_sft,f_mix,attained.", valueName: "file.csv"))

@@ -17,14 +17,14 @@ struct RandomInstance: ParsableCommand {
         commandName: "random",
         abstract: "Write a random instance: features uniform in the ball of radius PHI, theta_ref = 0.")
 
-    @Option(help: "Dimension d of theta.") var dim: Int
-    @Option(help: "Outputs K per input.") var outputs: Int
-    @Option(help: "Number of DPO inputs.") var dpo: Int
-    @Option(help: "Number of SFT inputs.") var sft: Int
-    @Option(help: "Feature bound PHI (Assumption 3.2).") var bound = 1.0
-    @Option(help: "DPO beta > 0.") var beta = 0.5
-    @Option(help: "Weight decay mu >= 0.") var weightDecay = 0.0
-    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Dimension d of theta.") var dim: Int
+    @Option(parsing: .unconditional, help: "Outputs K per input.") var outputs: Int
+    @Option(parsing: .unconditional, help: "Number of DPO inputs.") var dpo: Int
+    @Option(parsing: .unconditional, help: "Number of SFT inputs.") var sft: Int
+    @Option(parsing: .unconditional, help: "Feature bound PHI (Assumption 3.2).") var bound = 1.0
+    @Option(parsing: .unconditional, help: "DPO beta > 0.") var beta = 0.5
+    @Option(parsing: .unconditional, help: "Weight decay mu >= 0.") var weightDecay = 0.0
+    @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 0
     @Option(help: ArgumentHelp("Output: a JSON file, or with --format npy a directory of .npy arrays.", valueName: "path")) var out: String
     @Option(help: "json, or npy (a directory: instance.json plus dpo_features.npy, ... for large instances).") var format = InstanceFormat.json
     @Flag(help: "Overwrite an existing output file.") var force = false

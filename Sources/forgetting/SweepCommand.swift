@@ -19,10 +19,10 @@ struct SweepCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Output directory.", valueName: "dir"))
     var out: String
 
-    @Option(help: "Threads (default: all cores). Results do not depend on it.")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores). Results do not depend on it.")
     var threads: Int?
 
-    @Option(help: ArgumentHelp("Run only the runs whose grid index is I modulo N.", valueName: "I/N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run only the runs whose grid index is I modulo N.", valueName: "I/N"))
     var shard: String?
 
     @Flag(help: "Finish an interrupted sweep in DIR (same experiment).")
@@ -60,9 +60,10 @@ struct SweepCommand: ParsableCommand {
             let total = runner.ownedRuns.count
             let progress = Progress(total: total, started: started)
             progress.show(done: total - runs.count)
-            try runner.run(plan) { done, total in progress.show(done: done) }
+            let diverged = try runner.run(plan) { done, total in progress.show(done: done) }
             progress.finish()
-            FileHandle.standardError.write(Data("sweep \(spec.name): \(total) runs (\(runs.count) run now) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; wrote \(out)/trajectories.csv and \(out)/summary.csv\n".utf8))
+            let divergedNote = diverged > 0 ? ", \(diverged) diverged (status column)" : ""
+            FileHandle.standardError.write(Data("sweep \(spec.name): \(total) runs (\(runs.count) run now\(divergedNote)) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; wrote \(out)/trajectories.csv and \(out)/summary.csv\n".utf8))
         } catch {
             throw CommandFailure(String(describing: error))
         }

@@ -10,7 +10,7 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Trade-off lambda in [0, 1] (weight of DPO) for Mix, ALRIGHT, MAXRIGHT and every gap_mix.")
     var lambda: Double
 
-    @Option(help: "Updates (Mix, ALRIGHT, MAXRIGHT); Sequential's phase length when --dpo-steps/--sft-steps are not given.")
+    @Option(parsing: .unconditional, help: "Updates (Mix, ALRIGHT, MAXRIGHT); Sequential's phase length when --dpo-steps/--sft-steps are not given.")
     var steps: Int
 
     @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Step size alpha (constant) or alpha0 (inverse-sqrt).")
@@ -19,22 +19,22 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Step-size schedule (inverse-sqrt: alpha0 / sqrt(t)).")
     var schedule = ScheduleName.constant
 
-    @Option(help: "Seed of ALRIGHT's coin flips and of batch sampling.")
+    @Option(parsing: .unconditional, help: "Seed of ALRIGHT's coin flips and of batch sampling.")
     var seed: UInt64 = 0
 
-    @Option(help: "Sequential: steps of the DPO phase (default --steps).")
+    @Option(parsing: .unconditional, help: "Sequential: steps of the DPO phase (default --steps).")
     var dpoSteps: Int?
 
-    @Option(help: "Sequential: steps of the SFT phase (default --steps).")
+    @Option(parsing: .unconditional, help: "Sequential: steps of the SFT phase (default --steps).")
     var sftSteps: Int?
 
     @Option(parsing: .unconditional, help: "Sequential: end a phase once its objective is within this of its optimum.")
     var threshold: Double?
 
-    @Option(help: "maxright-stale: evaluate both objectives every k steps (default 1).")
+    @Option(parsing: .unconditional, help: "maxright-stale: evaluate both objectives every k steps (default 1).")
     var evalEvery: Int?
 
-    @Option(help: "Data sampled with replacement per gradient (default: full batch).")
+    @Option(parsing: .unconditional, help: "Data sampled with replacement per gradient (default: full batch).")
     var batch: Int?
 
     @Option(help: "Rows to record: all, log (about 50 per decade), every:N or final (default: all up to 10,000 steps, else log).",
@@ -99,6 +99,10 @@ struct TrainCommand: ParsableCommand {
             rows += 1
         }
         try file.commit()
+        if let step = result.divergedAt {
+            throw Diverged(description: "diverged at step \(step): the update would leave the finite range of the losses "
+                           + "(learning rate too large?); \(out) keeps the \(rows) rows up to step \(result.steps)")
+        }
         let f = result.final
         print("wrote \(out): \(rows) rows, \(result.steps) steps of \(labels.method)")
         print("final: f_dpo \(fmt(f.fDPO)), f_sft \(fmt(f.fSFT)), gap_mix \(fmt(f.gapMix)), ideal distance \(fmt(f.idealDistance)), \(result.gradEvals) gradient and \(result.lossEvals) loss evaluations")

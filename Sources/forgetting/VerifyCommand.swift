@@ -36,13 +36,13 @@ struct Theorem33Command: ParsableCommand {
     @Option(help: "The lower-bound instance (default: the repository's \(Theorem33Command.defaultInstance)).")
     var instance: String?
 
-    @Option(help: "Comma-separated lambdas (default 0.05, 0.10, ..., 0.95).")
+    @Option(parsing: .unconditional, help: "Comma-separated lambdas (default 0.05, 0.10, ..., 0.95).")
     var lambdas: String?
 
-    @Option(help: "Comma-separated horizons T (default 10, 30, 100, ..., 1000000).")
+    @Option(parsing: .unconditional, help: "Comma-separated horizons T (default 10, 30, 100, ..., 1000000).")
     var horizons: String?
 
-    @Option(help: "Steps of the ALRIGHT contrast run.")
+    @Option(parsing: .unconditional, help: "Steps of the ALRIGHT contrast run.")
     var alrightSteps = 1_000_000
 
     @Option(help: ArgumentHelp("Also write the table as tidy CSV (one row per cell) for Plots/theorem33.py.", valueName: "file.csv"))
@@ -125,19 +125,19 @@ struct Theorem41Command: ParsableCommand {
     @Option(help: "Instance files (repeat the option); default: lower-bound, random-a and random-b in Experiments/instances.")
     var instance: [String] = []
 
-    @Option(help: "Seeds per (instance, lambda).")
+    @Option(parsing: .unconditional, help: "Seeds per (instance, lambda).")
     var seeds = 100
 
-    @Option(help: "Comma-separated lambdas.")
+    @Option(parsing: .unconditional, help: "Comma-separated lambdas.")
     var lambdas = "0.1,0.5,0.9"
 
-    @Option(help: "Comma-separated horizons T.")
+    @Option(parsing: .unconditional, help: "Comma-separated horizons T.")
     var horizons = "10,100,1000,10000,100000,1000000"
 
     @Option(parsing: .unconditional, help: "alpha0 of alpha_t = alpha0 / sqrt(t).")
     var alpha0 = 0.5
 
-    @Option(help: "Threads (default: all cores); results do not depend on it.")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores); results do not depend on it.")
     var threads: Int?
 
     @Option(help: ArgumentHelp("Also write the cells as tidy CSV for Plots/theorem41.py.", valueName: "file.csv"))

@@ -132,8 +132,11 @@ public struct SweepRunner: Sendable {
         var lambda: Double
     }
 
-    /// Runs the plan's runs and assembles the CSVs. `progress(done, total)` is called after each run.
-    public func run(_ plan: Plan, progress: @escaping @Sendable (Int, Int) -> Void) throws {
+    /// Runs the plan's runs and assembles the CSVs; returns how many of the owned runs diverged (status
+    /// `diverged` in summary.csv: they stopped at their last good iterate). `progress(done, total)` is called
+    /// after each run.
+    @discardableResult
+    public func run(_ plan: Plan, progress: @escaping @Sendable (Int, Int) -> Void) throws -> Int {
         let (problems, runs) = (plan.problems, plan.runs)
         let dimension = plan.dimension
         // Exact optima once per (instance, lambda), in parallel too.
@@ -177,7 +180,7 @@ public struct SweepRunner: Sendable {
             return nil
         }
         if let failure = failures.compactMap({ $0 }).first { throw Failure(description: failure) }
-        try Self.assemble(parts: [partsDirectory], ids: ownedRuns.map(\.id), dimension: dimension, into: directory)
+        return try Self.assemble(parts: [partsDirectory], ids: ownedRuns.map(\.id), dimension: dimension, into: directory)
     }
 
     func partPath(_ id: Int, _ kind: String) -> String {
@@ -198,7 +201,11 @@ public struct SweepRunner: Sendable {
 
     /// Writes DIR/trajectories.csv and DIR/summary.csv from the part files of `ids` (looked up in the
     /// part directories in order), in run order. Throws if a part is missing.
-    public static func assemble(parts: [String], ids: [Int], dimension: Int, into directory: String) throws {
+    /// Returns the number of assembled runs whose status is `diverged`.
+    @discardableResult
+    public static func assemble(parts: [String], ids: [Int], dimension: Int, into directory: String) throws -> Int {
+        let statusColumn = RunTable.summary(dimension: dimension).columns.firstIndex(of: "status")!
+        var diverged = 0
         let fm = FileManager.default
         func locate(_ name: String) -> String? {
             parts.map { ($0 as NSString).appendingPathComponent(name) }.first { fm.fileExists(atPath: $0) }
@@ -215,6 +222,7 @@ public struct SweepRunner: Sendable {
             }
             trajectories.write(tText)
             summary.write(sText)
+            if CSV.parseLine(sText.dropLast())[statusColumn] == "diverged" { diverged += 1 }
         }
         do {
             try trajectories.commit()
@@ -222,6 +230,7 @@ public struct SweepRunner: Sendable {
         } catch {
             throw Failure(description: error.description)
         }
+        return diverged
     }
 
     static func streaming(_ path: String) throws -> StreamingFile {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The outcome of one run.
 public struct RunResult: Sendable, Equatable {
     /// The last iterate's row.
@@ -6,6 +8,10 @@ public struct RunResult: Sendable, Equatable {
     public var steps: Int
     public var gradEvals: Int
     public var lossEvals: Int
+    /// The update that could not be made because it would leave the range where every loss is finite
+    /// (or made the iterate non-finite); nil for a run that did not diverge. The run stops there and
+    /// `final` is the last good iterate.
+    public var divergedAt: Int?
 }
 
 /// The one training loop all methods share. A method is a `SelectionRule` (which objective at step t) and
@@ -27,6 +33,12 @@ public struct Trainer: Sendable {
     }
 
     /// The row of iterate theta after `step` updates.
+    /// sqrt(gap_DPO^2 + gap_SFT^2), rescaled where the squares would overflow.
+    static func idealDistance(_ a: Double, _ b: Double) -> Double {
+        let plain = (a * a + b * b).squareRoot()
+        return plain.isFinite ? plain : hypot(a, b)
+    }
+
     func row(step: Int, objective: String, stepSize: Double, theta: UnsafeBufferPointer<Double>,
                     lambda: Double, gradEvals: Int, lossEvals: Int) -> TrajectoryRow {
         let fDPO = problem.evaluate(.dpo, theta.baseAddress!, gradient: nil)
@@ -37,7 +49,7 @@ public struct Trainer: Sendable {
         return TrajectoryRow(
             step: step, objective: objective, stepSize: stepSize, theta: Array(theta), fDPO: fDPO, fSFT: fSFT,
             fMix: fMix, gapDPO: gapDPO, gapSFT: gapSFT, gapMix: fMix - optima.mix.value,
-            idealDistance: (gapDPO * gapDPO + gapSFT * gapSFT).squareRoot(), gradEvals: gradEvals, lossEvals: lossEvals)
+            idealDistance: Self.idealDistance(gapDPO, gapSFT), gradEvals: gradEvals, lossEvals: lossEvals)
     }
 
     /// Runs `rule` with the settings of `spec` (its lambda, horizon, schedule, seed, batch, recording and
@@ -90,6 +102,11 @@ public struct Trainer: Sendable {
         var lastObjective: Objective?  // nil before the first update
         var lastStepSize = 0.0
         var lastRow: TrajectoryRow?
+        var divergedAt: Int?
+        // Iterates with every coordinate below this keep every margin and logit, and so every loss, finite:
+        // |theta . phi| <= sqrt(d) max|theta_k| Phi, and the DPO margin adds beta and theta_ref's margin.
+        let limit = 1e300 / (problem.featureBound * Double(d).squareRoot() * max(1, problem.beta))
+            - problem.thetaRef.reduce(0) { max($0, abs($1)) }
         var nextRecord = spec.record.nextStep(after: -1)
         if nextRecord == 0 {
             lastRow = row(step: 0, objective: "init", stepSize: 0, theta: UnsafeBufferPointer(thetaBuffer), lambda: lambda,
@@ -112,7 +129,21 @@ public struct Trainer: Sendable {
                                              sftBatch: UnsafeBufferPointer(sb), gradient: g, value: needsLoss)
             }
             gradEvals += objective.gradientCount
-            for k in 0..<d { th[k] = th[k] - alpha * g[k] }
+            // theta_t goes to g first, so that a bad update leaves theta_{t-1} in place: a non-finite
+            // coordinate makes `poison` NaN, a huge one passes `limit`.
+            var poison = 0.0, largest = 0.0
+            for k in 0..<d {
+                let v = th[k] - alpha * g[k]
+                g[k] = v
+                poison += v * 0
+                largest = max(largest, abs(v))
+            }
+            guard poison == 0, largest <= limit else {
+                divergedAt = t
+                t -= 1
+                break
+            }
+            th.update(from: g, count: d)
             rule.didStep(on: objective, lossBefore: lossBefore, context: context)
             lastObjective = objective
             lastStepSize = alpha
@@ -129,7 +160,8 @@ public struct Trainer: Sendable {
                           lossEvals: context.lossEvaluations)
             try record(lastRow!)
         }
-        return RunResult(final: lastRow!, steps: t, gradEvals: gradEvals, lossEvals: context.lossEvaluations)
+        return RunResult(final: lastRow!, steps: t, gradEvals: gradEvals, lossEvals: context.lossEvaluations,
+                         divergedAt: divergedAt)
     }
 }
 

@@ -1,0 +1,111 @@
+import ConvexForgetting
+import Foundation
+import PropertyBased
+import Testing
+
+/// Bad flags and divergent runs as an adversarial user meets them (hardening issue, items 1 and 6).
+@Suite struct HardeningTests {
+    var figure2: String { repositoryRoot.appendingPathComponent(Figure2.instancePath).path }
+
+    func stderrLines(_ result: CLIResult) -> [Substring] { result.stderr.split(separator: "\n") }
+
+    /// Every bad flag: exit 1, exactly one stderr line naming the flag.
+    @Test(arguments: [
+        (["--steps", "-1"], "--steps"), (["--batch", "-1"], "--batch"), (["--seed", "-1"], "--seed"),
+        (["--dpo-steps", "-1", "--method", "sequential"], "--dpo-steps"), (["--learning-rate", "-0.1"], "--learning-rate"),
+        (["--lambda", "-0.5"], "--lambda"), (["--method", "bogus"], "--method"), (["--schedule", "cosine"], "--schedule"),
+        (["--record", "every:0"], "--record"), (["--init", "1,x"], "--init"), (["--eval-every", "0", "--method", "maxright-stale"], "--eval-every"),
+        (["--steps", "12x"], "--steps"), (["--frobnicate"], "--frobnicate"),
+    ])
+    func badTrainFlagsGiveOneLine(_ flags: [String], _ named: String) throws {
+        let out = try temporaryDirectory().appendingPathComponent("t.csv").path
+        var arguments = ["train", "--instance", figure2, "--method", "alright", "--lambda", "0.5", "--steps", "10",
+                         "--learning-rate", "0.1", "--out", out]
+        // Later flags override earlier ones in ArgumentParser only for single-value options: drop the defaults given.
+        for flag in flags where flag.hasPrefix("--") {
+            if let i = arguments.firstIndex(of: flag) { arguments.removeSubrange(i...(i + 1)) }
+        }
+        let result = try runCLI(arguments + flags)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(stderrLines(result).count == 1 && result.stderr.contains(named), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test(arguments: [
+        ["sweep", "x.yaml", "--out", "/tmp/unused-sweep", "--shard", "-1/2"], ["sweep", "x.yaml", "--out", "/tmp/unused-sweep", "--threads", "-1"],
+        ["verify", "theorem41", "--horizons", "100,10"], ["verify", "theorem41", "--seeds", "-3"], ["front", "--instance", "x", "--out", "/tmp/f.csv", "--points", "-2"],
+        ["check", "--instance", "x", "--points", "-5"], ["instance", "random", "--dim", "-1", "--outputs", "2", "--dpo", "1", "--sft", "1", "--out", "/tmp/i.json"],
+        ["eval", "--instance", "x"], ["bench", "nothing"], ["figure2", "--lambda", "-1"],
+    ])
+    func badFlagsAnywhereGiveOneLine(_ arguments: [String]) throws {
+        let result = try runCLI(arguments)
+        #expect(result.status == 1 && stderrLines(result).count == 1, "\(arguments): \(result.status) \(result.stderr)")
+    }
+
+    @Test func helpAndVersionStillWork() throws {
+        let help = try runCLI(["train", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("--learning-rate"))
+        let version = try runCLI(["--version"])
+        #expect(version.status == 0 && !version.stdout.isEmpty)
+    }
+
+    /// Generated flag sets for train: whatever the values, the command succeeds, or fails with one line and
+    /// exit 1 (or 3 when it diverged), quickly.
+    @Test func generatedTrainFlags() async throws {
+        let values = ["-1", "0", "1", "2.5", "1e308", "-1e-300", "nan", "inf", "x", "", "9223372036854775808", "0x10", "--"]
+        let flags = ["--steps", "--lambda", "--learning-rate", "--seed", "--batch", "--dpo-steps", "--eval-every", "--threshold", "--init", "--record"]
+        let directory = try temporaryDirectory()
+        await propertyCheck(count: 60, input: Gen.int(in: 0..<flags.count), Gen.int(in: 0..<values.count), Gen.int(in: 0..<flags.count), Gen.int(in: 0..<values.count)) { f1, v1, f2, v2 in
+            let out = directory.appendingPathComponent("\(f1)-\(v1)-\(f2)-\(v2).csv").path
+            var arguments = ["train", "--instance", figure2, "--method", "alright", "--out", out]
+            var given: [String: String] = ["--lambda": "0.5", "--steps": "20", "--learning-rate": "0.1"]
+            given[flags[f1]] = values[v1]
+            given[flags[f2]] = values[v2]
+            for (k, v) in given.sorted(by: { $0.key < $1.key }) { arguments += [k, v] }
+            let started = Date()
+            let result = try runCLI(arguments)
+            #expect(Date().timeIntervalSince(started) < 10)
+            // 0 success, 1 bad input, 3 diverged (a huge learning rate): one stderr line whenever not 0.
+            #expect(result.status == 0 || ([1, 3].contains(result.status) && self.stderrLines(result).count == 1),
+                    "\(arguments): \(result.status) \(result.stderr)")
+            #expect(!result.stdout.contains("nan") && !result.stderr.contains("Fatal"))
+        }
+    }
+
+    /// A divergent run stops at the step whose update would leave the finite range, keeps its rows, says so
+    /// in one line and exits 3; nothing non-finite is written.
+    @Test func divergenceIsNotSuccess() throws {
+        let out = try temporaryDirectory().appendingPathComponent("d.csv").path
+        let result = try runCLI(["train", "--instance", repositoryRoot.appendingPathComponent("Experiments/instances/random-a.json").path,
+                                 "--method", "alright", "--lambda", "0.5", "--steps", "100", "--learning-rate", "1e307", "--out", out])
+        #expect(result.status == 3 && stderrLines(result).count == 1 && result.stderr.contains("diverged at step 1"), "\(result.stderr)")
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 2 && !text.contains("nan") && !text.contains("inf"))
+    }
+
+    /// In a sweep a divergent run is recorded with status diverged; the sweep succeeds and counts it.
+    @Test func sweepRecordsDivergedRuns() throws {
+        let root = try temporaryDirectory()
+        let yaml = root.appendingPathComponent("e.yaml")
+        try "instances: [\(repositoryRoot.path)/Experiments/instances/random-a.json]\nmethods: [alright]\nlambdas: [0.5]\nsteps: [50]\nseeds: [0]\nschedules: [{name: constant, rate: 0.1}, {name: constant, rate: 1e307}]\n"
+            .write(to: yaml, atomically: true, encoding: .utf8)
+        let out = root.appendingPathComponent("out").path
+        let result = try runCLI(["sweep", yaml.path, "--out", out])
+        #expect(result.status == 0 && result.stderr.contains("1 diverged"), "\(result.stderr)")
+        let rows = try String(contentsOfFile: out + "/summary.csv", encoding: .utf8).split(separator: "\n").map { CSV.parseLine($0) }
+        let status = rows[0].firstIndex(of: "status")!, taken = rows[0].firstIndex(of: "steps_taken")!
+        #expect(rows[1][status] == "ok" && rows[1][taken] == "50")
+        #expect(rows[2][status] == "diverged" && rows[2][taken] == "0")
+    }
+
+    /// The loop's divergence guard through the library: the last good iterate is the final row.
+    @Test func trainerStopsAtTheLastGoodIterate() throws {
+        let problem = try figure2Problem()
+        let trainer = Trainer(problem: problem, optima: try OptimalValues(problem: problem, lambda: 0.5))
+        let ok = trainer.run(RunSpec(method: .alright, lambda: 0.5, steps: 30, schedule: .constant(0.1))) { _ in }
+        #expect(ok.divergedAt == nil && ok.steps == 30)
+        var rows: [TrajectoryRow] = []
+        let bad = trainer.run(RunSpec(method: .alright, lambda: 0.5, steps: 30, schedule: .constant(1e308), record: .all)) { rows.append($0) }
+        #expect(bad.divergedAt == 1 && bad.steps == 0 && rows.map(\.step) == [0] && bad.final.theta == problem.defaultStart)
+    }
+}
