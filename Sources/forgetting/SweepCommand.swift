@@ -8,8 +8,10 @@ struct SweepCommand: ParsableCommand {
         abstract: "Run an experiment's grid (YAML or JSON) on all cores; CSV out.",
         discussion: """
         Writes DIR/experiment.json, DIR/parts/ (one whole file per finished run), DIR/trajectories.csv \
-        (run_id + the train columns) and DIR/summary.csv (one row per run). Interrupted, it leaves whole \
-        files; --resume finishes the missing runs. --shard I/N runs the runs whose index is I mod N; \
+        (run_id + the train columns) and DIR/summary.csv (one row per run). DIR is locked while the sweep \
+        runs (a second sweep or merge into it fails at once) and must be new, empty or a sweep's. \
+        Interrupted, it leaves whole files; --resume finishes the missing runs, and refuses when the \
+        experiment or an instance file changed since the sweep began. --shard I/N runs the runs whose index is I mod N; \
         `forgetting merge` combines shard directories. See Experiments/*.yaml for the format.
         """)
 
@@ -120,13 +122,16 @@ struct MergeCommand: ParsableCommand {
     @Argument(help: "Shard directories (from sweep --shard I/N).")
     var shards: [String]
 
+    @Flag(help: "Overwrite an output directory that already holds a sweep or a merge.")
+    var force = false
+
     func validate() throws {
         guard !shards.isEmpty else { throw ValidationError("give at least one shard directory") }
     }
 
     func run() throws {
         do {
-            try SweepRunner.merge(output: out, shards: shards, version: toolkitVersion)
+            try SweepRunner.merge(output: out, shards: shards, version: toolkitVersion, force: force)
         } catch {
             throw CommandFailure(String(describing: error))
         }

@@ -109,3 +109,79 @@ import Testing
         #expect(bad.divergedAt == 1 && bad.steps == 0 && rows.map(\.step) == [0] && bad.final.theta == problem.defaultStart)
     }
 }
+
+/// Sweep directories are owned: locked, checked on resume, never shared with foreign files (item 4).
+@Suite struct SweepOwnershipTests {
+    /// An experiment over a private copy of random-a.json; returns (experiment, instance copy).
+    func experiment(in root: URL, steps: Int = 20, seeds: Int = 2) throws -> (String, URL) {
+        let instance = root.appendingPathComponent("i.json")
+        try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("Experiments/instances/random-a.json"), to: instance)
+        let yaml = root.appendingPathComponent("e.yaml")
+        try "instances: [i.json]\nmethods: [alright]\nlambdas: [0.5]\nsteps: [\(steps)]\nseeds: {count: \(seeds)}\nschedules: [{name: constant, rate: 0.1}]\nrecord: all\n"
+            .write(to: yaml, atomically: true, encoding: .utf8)
+        return (yaml.path, instance)
+    }
+
+    @Test func resumeRefusesAChangedInstance() throws {
+        let root = try temporaryDirectory()
+        let (yaml, instance) = try experiment(in: root)
+        let out = root.appendingPathComponent("out").path
+        #expect(try runCLI(["sweep", yaml, "--out", out]).status == 0)
+        var text = try String(contentsOf: instance, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"beta\": 0.5", with: "\"beta\": 0.7")
+        #expect(text.contains("0.7"))
+        try text.write(to: instance, atomically: true, encoding: .utf8)
+        let resumed = try runCLI(["sweep", yaml, "--out", out, "--resume"])
+        #expect(resumed.status == 1 && resumed.stderr.contains("i.json") && resumed.stderr.contains("changed"), "\(resumed.stderr)")
+    }
+
+    @Test func foreignOrBusyDirectoriesAreRefused() throws {
+        let root = try temporaryDirectory()
+        let (yaml, _) = try experiment(in: root, steps: 3_000_000, seeds: 1)
+        // A non-empty directory that holds no sweep.
+        let foreign = root.appendingPathComponent("foreign")
+        try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
+        try "notes".write(to: foreign.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
+        let refused = try runCLI(["sweep", yaml, "--out", foreign.path])
+        #expect(refused.status == 1 && refused.stderr.contains("holds no sweep"), "\(refused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: foreign.path) == ["notes.txt"])
+        // A second sweep into a directory a running sweep holds fails at once.
+        let busy = root.appendingPathComponent("busy").path
+        let first = Process()
+        first.executableURL = forgettingExecutable()
+        first.arguments = ["sweep", yaml, "--out", busy, "--threads", "1"]
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: busy + "/experiment.json") { Thread.sleep(forTimeInterval: 0.05) }
+        let started = Date()
+        let second = try runCLI(["sweep", yaml, "--out", busy, "--force"])
+        #expect(second.status == 1 && second.stderr.contains("another sweep or merge"), "\(second.stderr)")
+        #expect(Date().timeIntervalSince(started) < 5)
+        let merge = try runCLI(["merge", busy, busy])
+        #expect(merge.status == 1)
+    }
+
+    @Test func mergeKeepsFinishedSweepsAndWorksFromElsewhere() throws {
+        let root = try temporaryDirectory()
+        let (yaml, _) = try experiment(in: root)
+        let shards = (0..<2).map { root.appendingPathComponent("s\($0)").path }
+        for (i, shard) in shards.enumerated() {
+            #expect(try runCLI(["sweep", yaml, "--out", shard, "--shard", "\(i)/2"]).status == 0)
+        }
+        let whole = root.appendingPathComponent("whole").path
+        #expect(try runCLI(["sweep", yaml, "--out", whole]).status == 0)
+        let refused = try runCLI(["merge", whole] + shards)
+        #expect(refused.status == 1 && refused.stderr.contains("--force"), "\(refused.stderr)")
+        // From another working directory: the manifests hold absolute instance paths.
+        let elsewhere = try temporaryDirectory()
+        let merged = root.appendingPathComponent("merged").path
+        let result = try runCLI(["merge", merged] + shards, in: elsewhere)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try String(contentsOfFile: merged + "/trajectories.csv", encoding: .utf8)
+                == String(contentsOfFile: whole + "/trajectories.csv", encoding: .utf8))
+        let resumed = try runCLI(["sweep", yaml, "--out", whole, "--resume"], in: elsewhere)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try runCLI(["merge", whole, "--force"] + shards).status == 0)
+    }
+}

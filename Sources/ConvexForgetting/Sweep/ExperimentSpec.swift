@@ -28,7 +28,8 @@ public struct ExperimentSpec: Sendable, Equatable {
     }
 
     public var name: String
-    /// Instance paths as resolved (relative to the working directory when below it).
+    /// Instance paths, resolved to absolute paths (so that a manifest works from any directory);
+    /// `displayPath` shows them relative to the working directory.
     public var instances: [String]
     public var methods: [MethodName]
     public var lambdas: [Double]
@@ -79,7 +80,7 @@ public struct ExperimentSpec: Sendable, Equatable {
             if checkFiles, !FileManager.default.fileExists(atPath: resolved) {
                 throw FieldError(path: item.path, message: "instance file \(relative) not found (looked at \(resolved))")
             }
-            return relativePath(resolved)
+            return resolved
         }
         let methods = try grid("methods") { (item) throws(FieldError) -> MethodName in
             let text = try item.string()
@@ -167,8 +168,8 @@ public struct ExperimentSpec: Sendable, Equatable {
                               schedules: schedules, batch: batch, evalEvery: evalEvery, sequential: sequential, record: record)
     }
 
-    /// A path relative to the working directory when it lies below it.
-    static func relativePath(_ absolute: String) -> String {
+    /// A path relative to the working directory when it lies below it (summary.csv's `instance` column).
+    public static func displayPath(_ absolute: String) -> String {
         let cwd = FileManager.default.currentDirectoryPath + "/"
         return absolute.hasPrefix(cwd) ? String(absolute.dropFirst(cwd.count)) : absolute
     }

@@ -65,15 +65,23 @@ public struct SweepRunner: Sendable {
         public var runs: [ExperimentSpec.Run]
         /// The largest instance dimension: the number of theta columns.
         public var dimension: Int { problems.map(\.dimension).max() ?? 0 }
+        /// The output directory's lock, held until the plan is dropped.
+        let lock: DirectoryLock
     }
 
-    /// Loads every instance and checks every run against it, then checks the directory and writes
-    /// experiment.json. Throws before touching the directory when an instance or a run is bad, and before
-    /// any run starts when the directory holds another experiment, or a sweep without --resume/--force.
+    /// Loads every instance and checks every run against it, then takes the directory (an exclusive lock
+    /// held by the plan), checks it and writes experiment.json. Throws before touching the directory when an
+    /// instance or a run is bad, and before any run starts when the directory holds another experiment,
+    /// files that are not a sweep's, or a sweep without --resume/--force; --resume also refuses when an
+    /// instance file changed since the sweep began.
     public func prepare() throws -> Plan {
         var problems: [Problem] = []
+        var hashes: [String] = []
         for file in spec.instances {
-            do { problems.append(Problem(try InstanceLoader.load(path: file))) } catch {
+            do {
+                problems.append(Problem(try InstanceLoader.load(path: file)))
+                hashes.append(try ContentHash.of(path: file))
+            } catch {
                 throw Failure(description: error.description)
             }
         }
@@ -84,17 +92,16 @@ public struct SweepRunner: Sendable {
             }
         }
         let fm = FileManager.default
-        do {
-            try fm.createDirectory(atPath: partsDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw Failure(description: "\(directory): cannot create the output directory")
-        }
+        let lock = try Self.claim(directory)
         let manifestPath = path("experiment.json")
         if fm.fileExists(atPath: manifestPath) {
             if options.resume {
                 let stored = try Manifest.read(manifestPath)
                 guard stored.spec == spec else {
                     throw Failure(description: "\(manifestPath): holds a different experiment; --resume needs the same spec")
+                }
+                if let changed = zip(spec.instances, zip(stored.instanceHashes, hashes)).first(where: { $0.1.0 != $0.1.1 }) {
+                    throw Failure(description: "\(changed.0): changed since the sweep began; --resume would mix results (start over with --force)")
                 }
                 guard stored.dimension == dimension else {
                     throw Failure(description: "\(manifestPath): was made with instances of another dimension; --resume needs the same instances")
@@ -109,18 +116,41 @@ public struct SweepRunner: Sendable {
             } else {
                 throw Failure(description: "\(directory): already holds a sweep (pass --resume to finish it or --force to start over)")
             }
+        } else if options.resume {
+            throw Failure(description: "\(directory): holds no sweep to resume (no experiment.json)")
         }
-        try write(manifest(dimension: dimension).text, to: manifestPath)
+        do {
+            try fm.createDirectory(atPath: partsDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw Failure(description: "\(directory): cannot create the parts directory")
+        }
+        let manifest = Manifest(spec: spec, version: options.version, gitCommit: options.gitCommit, runs: allRuns.count,
+                                shard: shardText, dimension: dimension, instanceHashes: hashes)
+        try write(manifest.text, to: manifestPath)
         let done = Set((try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [])
-        return Plan(problems: problems, runs: ownedRuns.filter { !done.contains(Self.partName($0.id, "summary")) })
+        return Plan(problems: problems, runs: ownedRuns.filter { !done.contains(Self.partName($0.id, "summary")) }, lock: lock)
+    }
+
+    /// Creates `directory` if needed and locks it. A directory that exists must be empty or hold a sweep's
+    /// files (experiment.json): a sweep or merge never writes among someone else's files.
+    static func claim(_ directory: String) throws -> DirectoryLock {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw Failure(description: "\(directory): exists and is not a directory") }
+            let entries = ((try? fm.contentsOfDirectory(atPath: directory)) ?? []).filter { $0 != DirectoryLock.fileName }
+            if !entries.isEmpty, !entries.contains("experiment.json") {
+                throw Failure(description: "\(directory): is not empty and holds no sweep; choose another output directory")
+            }
+        } else {
+            do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+                throw Failure(description: "\(directory): cannot create the output directory")
+            }
+        }
+        do { return try DirectoryLock(directory: directory) } catch { throw Failure(description: error.description) }
     }
 
     var shardText: String? { options.shard.map { "\($0.index)/\($0.count)" } }
-
-    func manifest(dimension: Int) -> Manifest {
-        Manifest(spec: spec, version: options.version, gitCommit: options.gitCommit, runs: allRuns.count,
-                 shard: shardText, dimension: dimension)
-    }
 
     func write(_ text: String, to path: String) throws {
         do { try AtomicFile.write(text, to: path) } catch { throw Failure(description: error.description) }
@@ -169,7 +199,7 @@ public struct SweepRunner: Sendable {
                     trajectory.write(trajectoryTable.line(RunTable.trajectoryFields(labels, row, dimension: dimension, runID: run.id)))
                 }
                 try trajectory.commit()
-                let summary = RunTable.summaryFields(runID: run.id, instance: instanceNames[run.instance],
+                let summary = RunTable.summaryFields(runID: run.id, instance: ExperimentSpec.displayPath(instanceNames[run.instance]),
                                                      instanceName: problem.instance.name, spec: run.spec, result: result,
                                                      dimension: dimension, seconds: Date().timeIntervalSince(started))
                 try AtomicFile.write(summaryTable.line(summary), to: self.partPath(run.id, "summary"))
@@ -239,23 +269,30 @@ public struct SweepRunner: Sendable {
 
     /// Combines shard directories of one experiment into `output`: exactly the CSVs an unsharded sweep
     /// writes. The number of theta columns comes from the shards' manifests: no instance is loaded.
-    public static func merge(output: String, shards: [String], version: String) throws {
+    public static func merge(output: String, shards: [String], version: String, force: Bool = false) throws {
         guard !shards.isEmpty else { throw Failure(description: "merge needs at least one shard directory") }
         var manifests: [Manifest] = []
         for shard in shards {
             manifests.append(try Manifest.read((shard as NSString).appendingPathComponent("experiment.json")))
         }
         let first = manifests[0]
-        for (shard, m) in zip(shards, manifests) where m.spec != first.spec || m.dimension != first.dimension {
-            throw Failure(description: "\(shard): holds a different experiment from \(shards[0])")
+        for (shard, m) in zip(shards, manifests)
+        where m.spec != first.spec || m.dimension != first.dimension || m.instanceHashes != first.instanceHashes {
+            throw Failure(description: "\(shard): holds a different experiment (or other instance files) from \(shards[0])")
         }
-        do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
-            throw Failure(description: "\(output): cannot create the directory")
+        let standardized = Set(shards.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        if standardized.contains(URL(fileURLWithPath: output).standardizedFileURL.path) {
+            throw Failure(description: "\(output): is one of the shards; merge into a new directory")
+        }
+        let lock = try claim(output)
+        defer { withExtendedLifetime(lock) {} }
+        if FileManager.default.fileExists(atPath: (output as NSString).appendingPathComponent("experiment.json")), !force {
+            throw Failure(description: "\(output): already holds a sweep or a merge (pass --force to overwrite it)")
         }
         try assemble(parts: shards.map { ($0 as NSString).appendingPathComponent("parts") }, ids: Array(0..<first.runs),
                      dimension: first.dimension, into: output)
         let merged = Manifest(spec: first.spec, version: version, gitCommit: first.gitCommit, runs: first.runs, shard: nil,
-                              dimension: first.dimension)
+                              dimension: first.dimension, instanceHashes: first.instanceHashes)
         do { try AtomicFile.write(merged.text, to: (output as NSString).appendingPathComponent("experiment.json")) } catch {
             throw Failure(description: error.description)
         }
