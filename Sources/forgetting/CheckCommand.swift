@@ -19,7 +19,7 @@ struct CheckCommand: ParsableCommand {
     var lambda = 0.5
 
     func validate() throws {
-        guard points >= 2 else { throw ValidationError("--points must be at least 2, got \(points)") }
+        guard points >= 2, points <= Limits.points else { throw ValidationError("--points must be in 2...\(Limits.points), got \(points)") }
         try checkLambda(lambda)
     }
 

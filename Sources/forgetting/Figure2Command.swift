@@ -30,6 +30,8 @@ struct Figure2Command: ParsableCommand {
     @Option(help: "Rows to record: all, log, every:N or final.", transform: parseRecordMode)
     var record = RecordMode.all
 
+    @OptionGroup var memory: MemoryOption
+
     @Flag(help: "Overwrite existing output files.")
     var force = false
 
@@ -74,7 +76,7 @@ struct Figure2Command: ParsableCommand {
             throw CommandFailure("--instance: \(instancePath) has dimension \(problem.dimension); Figure 2 draws 2 parameters")
         }
         try prepareDirectory()
-        let optima = try solveOptima(problem, lambda: lambda, instance: instancePath)
+        let optima = try solveOptima(problem, lambda: lambda, instance: instancePath, solver: memory.solver)
         let trainer = Trainer(problem: problem, optima: optima)
         let trajectoryTable = RunTable.trajectory(dimension: 2)
         var trajectories: [[String]] = []
@@ -98,7 +100,7 @@ struct Figure2Command: ParsableCommand {
         let pareto: ParetoFront
         do {
             landscape = try Landscape(problem: problem, covering: points)
-            pareto = try ParetoFront(problem: problem)
+            pareto = try ParetoFront(problem: problem, solver: memory.solver)
         } catch {
             throw CommandFailure("\(instancePath): \(error)")
         }

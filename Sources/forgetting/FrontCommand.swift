@@ -18,14 +18,14 @@ struct FrontCommand: ParsableCommand {
     var force = false
 
     func validate() throws {
-        guard points >= 2 else { throw ValidationError("--points must be at least 2, got \(points)") }
+        guard points >= 2, points <= Limits.points else { throw ValidationError("--points must be in 2...\(Limits.points), got \(points)") }
         try checkOutput(out, force: force, flag: "--out")
     }
 
     func run() throws {
         let problem = try instance.load()
         let front: ParetoFront
-        do { front = try ParetoFront(problem: problem, count: points) } catch {
+        do { front = try ParetoFront(problem: problem, count: points, solver: instance.memory.solver) } catch {
             throw CommandFailure("\(instance.instance): \(error)")
         }
         try writeTable(ParetoFront.table(dimension: problem.dimension), front.rows, to: out)

@@ -36,7 +36,7 @@ struct OptimumCommand: ParsableCommand {
         case .mix: .mix(lambda: lambda!)
         }
         let optimum: Optimum
-        do { optimum = try NewtonSolver().minimize(problem, target) } catch { throw CommandFailure("\(instance.instance): \(error)") }
+        do { optimum = try instance.memory.solver.minimize(problem, target) } catch { throw CommandFailure("\(instance.instance): \(error)") }
         if json {
             print(JSON.object([
                 ("value", JSON.number(optimum.value)), ("theta", JSON.vector(optimum.theta)),

@@ -2,12 +2,45 @@ import ArgumentParser
 import ConvexForgetting
 import Foundation
 
-/// `--instance FILE`, loaded and validated once.
+/// `--max-memory MiB`: how much dense d x d work (Hessians, Newton, the attainment LP) a command may
+/// allocate; larger instances are refused before anything is allocated.
+struct MemoryOption: ParsableArguments {
+    @Option(parsing: .unconditional, help: ArgumentHelp("MiB of dense d x d work allowed (Hessians, exact optima).", valueName: "MiB"))
+    var maxMemory = Limits.defaultMaxMemory >> 20
+
+    func validate() throws {
+        guard maxMemory >= 1, maxMemory <= Int.max >> 20 else { throw ValidationError("--max-memory must be a positive number of MiB, got \(maxMemory)") }
+    }
+
+    var bytes: Int { maxMemory << 20 }
+
+    /// The exact solver with this limit.
+    var solver: NewtonSolver {
+        var solver = NewtonSolver()
+        solver.memoryLimit = bytes
+        return solver
+    }
+
+    /// Refuses `problem` (from `path`) when its dense work would pass the limit.
+    func check(_ problem: Problem, path: String) throws {
+        do { try Limits.checkDense(dimension: problem.dimension, forms: problem.linearFormCount, limit: bytes) } catch {
+            throw CommandFailure("\(path): --max-memory \(error.message)")
+        }
+    }
+}
+
+/// `--instance FILE`, loaded and validated once, and checked against `--max-memory`.
 struct InstanceOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Instance: a JSON file or a directory of .npy arrays.", valueName: "path"))
     var instance: String
 
-    func load() throws -> Problem { try loadProblem(instance) }
+    @OptionGroup var memory: MemoryOption
+
+    func load() throws -> Problem {
+        let problem = try loadProblem(instance)
+        try memory.check(problem, path: instance)
+        return problem
+    }
 }
 
 // The closed sets of choices: the parser refuses other values and --help lists them.
@@ -31,8 +64,8 @@ func loadProblem(_ path: String) throws -> Problem {
 }
 
 /// The exact optima at lambda, a solver failure named by the instance it happened on.
-func solveOptima(_ problem: Problem, lambda: Double, instance: String) throws -> OptimalValues {
-    do { return try OptimalValues(problem: problem, lambda: lambda) } catch { throw CommandFailure("\(instance): \(error)") }
+func solveOptima(_ problem: Problem, lambda: Double, instance: String, solver: NewtonSolver) throws -> OptimalValues {
+    do { return try OptimalValues(problem: problem, lambda: lambda, solver: solver) } catch { throw CommandFailure("\(instance): \(error)") }
 }
 
 /// A library argument error as a flag error: `learningRate` is shown as `--learning-rate`.

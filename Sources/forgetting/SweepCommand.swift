@@ -27,6 +27,11 @@ struct SweepCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Run only the runs whose grid index is I modulo N.", valueName: "I/N"))
     var shard: String?
 
+    @Option(parsing: .unconditional, help: "Refuse experiments of more runs (counted before the grid is built).")
+    var maxRuns = Limits.defaultMaxRuns
+
+    @OptionGroup var memory: MemoryOption
+
     @Flag(help: "Finish an interrupted sweep in DIR (same experiment).")
     var resume = false
 
@@ -56,7 +61,7 @@ struct SweepCommand: ParsableCommand {
         do {
             let runner = try SweepRunner(spec: spec, directory: out, options: .init(
                 threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, shard: try parsedShard(), resume: resume,
-                force: force, version: toolkitVersion, gitCommit: gitCommit()))
+                force: force, version: toolkitVersion, gitCommit: gitCommit(), maxRuns: maxRuns))
             let plan = try runner.prepare()
             let runs = plan.runs
             let total = runner.ownedRuns.count

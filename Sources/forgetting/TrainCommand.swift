@@ -88,7 +88,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let problem = try instance.load()
         let spec = try options.spec(dimension: problem.dimension)
-        let optima = try solveOptima(problem, lambda: spec.lambda, instance: instance.instance)
+        let optima = try solveOptima(problem, lambda: spec.lambda, instance: instance.instance, solver: instance.memory.solver)
         let table = RunTable.trajectory(dimension: problem.dimension)
         let labels = RunTable.Labels(spec)
         let file = try StreamingFile(path: out)

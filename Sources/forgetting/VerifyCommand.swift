@@ -51,9 +51,12 @@ struct Theorem33Command: ParsableCommand {
     @Flag(help: "Overwrite an existing --csv file.")
     var force = false
 
+    @OptionGroup var memory: MemoryOption
+
     /// The verification these flags describe, checked by the library.
     func verification() throws -> Theorem33Verification {
         var verification = Theorem33Verification()
+        verification.solver = memory.solver
         if let lambdas { verification.lambdas = try parseList(lambdas, flag: "--lambdas") { Double($0) } }
         if let horizons { verification.horizons = try parseList(horizons, flag: "--horizons") { Int($0) } }
         verification.alrightSteps = alrightSteps
@@ -146,9 +149,12 @@ struct Theorem41Command: ParsableCommand {
     @Flag(help: "Overwrite an existing --csv file.")
     var force = false
 
+    @OptionGroup var memory: MemoryOption
+
     /// The verification these flags describe, checked by the library.
     func verification() throws -> Theorem41Verification {
         var verification = Theorem41Verification()
+        verification.solver = memory.solver
         verification.seeds = seeds
         verification.lambdas = try parseList(lambdas, flag: "--lambdas") { Double($0) }
         verification.horizons = try parseList(horizons, flag: "--horizons") { Int($0) }

@@ -185,3 +185,69 @@ import Testing
         #expect(try runCLI(["merge", whole, "--force"] + shards).status == 0)
     }
 }
+
+/// Sizes that inputs declare are checked before anything is allocated (item 2).
+@Suite struct DeclaredSizeTests {
+    func experiment(_ extra: String, replacing: (String, String)? = nil) throws -> (String, URL) {
+        let root = try temporaryDirectory()
+        var text = "instances: [\(repositoryRoot.path)/Experiments/instances/random-a.json]\nmethods: [alright]\nlambdas: [0.5]\nsteps: [10]\nseeds: [0]\nschedules: [{name: constant, rate: 0.1}]\n" + extra
+        if let (a, b) = replacing { text = text.replacingOccurrences(of: a, with: b) }
+        let yaml = root.appendingPathComponent("e.yaml")
+        try text.write(to: yaml, atomically: true, encoding: .utf8)
+        return (yaml.path, root)
+    }
+
+    func refused(_ arguments: [String], _ fragments: [String], within seconds: Double = 10) throws {
+        let started = Date()
+        let result = try runCLI(arguments)
+        #expect(Date().timeIntervalSince(started) < seconds)
+        #expect(result.status == 1 && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        for fragment in fragments { #expect(result.stderr.contains(fragment), "\(fragment): \(result.stderr)") }
+    }
+
+    @Test func experimentSizes() throws {
+        let (laughs, root) = try experiment("")
+        var bomb = ""
+        for (i, name) in "abcdefghi".enumerated() {
+            let item = i == 0 ? "\"lol\"" : "*" + String("abcdefghi"[String.Index(utf16Offset: i - 1, in: "abcdefghi")])
+            bomb += "\(name): &\(name) [" + Array(repeating: item, count: 9).joined(separator: ",") + "]\n"
+        }
+        try bomb.write(toFile: laughs, atomically: true, encoding: .utf8)
+        try refused(["sweep", laughs, "--out", root.appendingPathComponent("o").path], ["expands to more than"])
+        let (seeds, r2) = try experiment("", replacing: ("seeds: [0]", "seeds: {count: 1000000000000}"))
+        try refused(["sweep", seeds, "--out", r2.appendingPathComponent("o").path], ["seeds.count", "too large"])
+        let (huge, r3) = try experiment("", replacing: ("seeds: [0]", "seeds: [18446744073709551615]"))
+        try refused(["sweep", huge, "--out", r3.appendingPathComponent("o").path], ["seeds[0]", "too large"])
+        let (batch, r4) = try experiment("batch: [100000000000]\n")
+        try refused(["sweep", batch, "--out", r4.appendingPathComponent("o").path], ["batch[0]"])
+        let (grid, r5) = try experiment("", replacing: ("seeds: [0]", "seeds: {count: 5000000}"))
+        try refused(["sweep", grid, "--out", r5.appendingPathComponent("o").path], ["--max-runs", "5000000"])
+        #expect(!FileManager.default.fileExists(atPath: r5.appendingPathComponent("o").path))
+    }
+
+    @Test func denseWorkIsCheckedFirst() throws {
+        let root = try temporaryDirectory()
+        let wide = root.appendingPathComponent("wide.json").path
+        #expect(try runCLI(["instance", "random", "--dim", "100000", "--outputs", "2", "--dpo", "1", "--sft", "1", "--out", wide]).status == 0)
+        let out = root.appendingPathComponent("t.csv").path
+        try refused(["train", "--instance", wide, "--method", "alright", "--lambda", "0.5", "--steps", "3", "--learning-rate", "0.1", "--out", out],
+                    ["wide.json", "--max-memory", "d = 100000"])
+        #expect(!FileManager.default.fileExists(atPath: out))
+        try refused(["check", "--instance", wide, "--points", "2"], ["d = 100000"])
+        // Raising the limit lets a mid-size instance through; the library refuses with the same numbers.
+        let problem = Problem(try Instance.random(RandomInstanceSpec(dimension: 300, outputs: 2, dpoCount: 1, sftCount: 1)))
+        var solver = NewtonSolver()
+        solver.memoryLimit = 1 << 20
+        #expect(throws: ArgumentError.self) { try solver.minimize(problem, .dpo) }
+        solver.memoryLimit = 64 << 20
+        #expect(try solver.minimize(problem, .dpo).theta.count == 300)
+    }
+
+    @Test func otherDeclaredSizes() throws {
+        try refused(["instance", "random", "--dim", "4611686018427387904", "--outputs", "4", "--dpo", "4", "--sft", "4", "--out", "/tmp/never.json"], ["too large"])
+        try refused(["front", "--instance", repositoryRoot.path + "/Experiments/instances/figure2.json", "--points", "100000000000", "--out", "/tmp/never.csv"], ["--points"])
+        try refused(["verify", "theorem41", "--seeds", "100000000000"], ["--seeds"])
+        let instance = try makeInstance(dpo: [([[1], [0]], 0, 1)], sft: [([[1], [0]], 0)])
+        #expect(throws: FieldError.self) { try instance.with(reference: .fit(initial: [0], learningRate: 0.1, steps: 1_000_000_000_000)) }
+    }
+}

@@ -45,6 +45,7 @@ public struct ClaimChecks: Sendable {
     }
 
     public func run(_ problem: Problem) throws -> [ClaimResult] {
+        guard points >= 2, points <= Limits.points else { throw ArgumentError("points", "must be in 2...\(Limits.points), got \(points)") }
         let d = problem.dimension
         let objectives: [Objective] = [.dpo, .sft, .mix(lambda: lambda)]
         let thetas = samplePoints(problem)

@@ -97,7 +97,7 @@ public struct ParetoFront: Sendable {
     /// `count` evenly spaced lambdas in [0, 1], each solve warm-started at the previous minimizer.
     /// Throws `ArgumentError` for count < 2 and the solver's `Attainment.PivotLimitReached`.
     public init(problem: Problem, count: Int = 101, solver: NewtonSolver = NewtonSolver()) throws {
-        guard count >= 2 else { throw ArgumentError("count", "must be at least 2, got \(count)") }
+        guard count >= 2, count <= Limits.points else { throw ArgumentError("count", "must be in 2...\(Limits.points), got \(count)") }
         var start = problem.thetaRef
         var points: [Point] = []
         for i in 0..<count {

@@ -42,7 +42,8 @@ struct JSONFields {
 
     func integer() throws(FieldError) -> Int {
         let x = try number()
-        guard x == x.rounded(), abs(x) < 9.0e15 else { throw fail("must be an integer, got \(x)") }
+        guard x == x.rounded() else { throw fail("must be an integer, got \(x)") }
+        guard abs(x) < 9.0e15 else { throw fail("is too large (integers here must stay below 9e15), got \(x)") }
         return Int(x)
     }
 

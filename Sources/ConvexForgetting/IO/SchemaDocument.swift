@@ -9,9 +9,9 @@ import Yams
 /// JSON goes through the hand-written strict reader of JSONValue.swift (duplicate keys refused), not Yams:
 /// measured on a 42.8 MB instance file (2 cores, best of 3), it parses at about 71 MB/s, Foundation's
 /// JSONSerialization at 7.6 MB/s and Yams at 2.3 MB/s (with 3.5x the peak memory), so instances keep their load
-/// speed. YAML goes through Yams, which refuses a key repeated with the same type (`a: 1` twice); a key
-/// repeated with another type (`1:` and `"1":`) reaches the unknown-key check, since every schema key is a
-/// plain word. Yams expands aliases without bound: a "billion laughs" file is not refused yet.
+/// speed. YAML is composed by Yams into a node tree (aliases shared, not expanded) and converted here: every
+/// key at most once by its text (`1:` and `"1":` too), and at most `yamlNodeBudget` values, so that a
+/// "billion laughs" file is refused at once instead of filling memory.
 enum SchemaDocument {
     enum Format {
         /// Strict JSON (plus NaN/Infinity words, refused later by field).
@@ -40,12 +40,60 @@ enum SchemaDocument {
             guard let text = String(data: data, encoding: .utf8) else {
                 throw FieldError(path: "", message: "is not UTF-8 text")
             }
-            let loaded: Any?
-            do { loaded = try Yams.load(yaml: text) } catch {
+            let root: Node?
+            do { root = try Yams.compose(yaml: text) } catch {
                 throw FieldError(path: "", message: "malformed YAML/JSON (\(String(describing: error).split(separator: "\n").first ?? ""))")
             }
-            guard let loaded else { throw FieldError(path: "", message: "the file is empty") }
-            return JSONFields(try convert(loaded, path: ""))
+            guard let root else { throw FieldError(path: "", message: "the file is empty") }
+            var budget = yamlNodeBudget
+            return JSONFields(try convert(root, path: "", budget: &budget))
+        }
+    }
+
+    /// The most YAML nodes a document may expand to: aliases are shared in the composed tree but would
+    /// be copied into the value, so a "billion laughs" file is refused here, in milliseconds.
+    static let yamlNodeBudget = 1_000_000
+
+    /// A composed YAML node as a JSONValue: scalars by their resolved tag (null, bool, int, float, else
+    /// string), mapping keys plain strings, each key once.
+    static func convert(_ node: Node, path: String, budget: inout Int) throws(FieldError) -> JSONValue {
+        budget -= 1
+        guard budget >= 0 else {
+            throw FieldError(path: path, message: "expands to more than \(yamlNodeBudget) values (nested YAML aliases?)")
+        }
+        switch node {
+        case .scalar(let scalar):
+            switch Tag.Name(rawValue: node.tag.description) {
+            case .null: return .null
+            case .bool:
+                guard let b = Bool.construct(from: scalar) else { break }
+                return .bool(b)
+            case .int:
+                // Integers beyond Int (a seed of 2^64 - 1) stay numbers, refused later as too large.
+                if let i = Int.construct(from: scalar) { return .number(Double(i)) }
+                if let d = Double(scalar.string.replacingOccurrences(of: "_", with: "")) { return .number(d) }
+            case .float:
+                guard let d = Double.construct(from: scalar) else { break }
+                return .number(d)
+            default:
+                break
+            }
+            return .string(scalar.string)
+        case .sequence(let sequence):
+            var items: [JSONValue] = []
+            for (k, item) in sequence.enumerated() { items.append(try convert(item, path: "\(path)[\(k)]", budget: &budget)) }
+            return .array(items)
+        case .mapping(let mapping):
+            var fields: [String: JSONValue] = [:]
+            for (key, value) in mapping {
+                guard case .scalar(let k) = key else { throw FieldError(path: path, message: "mapping keys must be strings") }
+                let child = path.isEmpty ? k.string : "\(path).\(k.string)"
+                guard fields[k.string] == nil else { throw FieldError(path: child, message: "duplicate key") }
+                fields[k.string] = try convert(value, path: child, budget: &budget)
+            }
+            return .object(fields)
+        case .alias:
+            throw FieldError(path: path, message: "unresolved YAML alias")
         }
     }
 
@@ -55,31 +103,6 @@ enum SchemaDocument {
             var named = error
             named.file = file
             throw named
-        }
-    }
-
-    /// Yams's Swift values to a JSONValue (mapping keys must be strings).
-    static func convert(_ value: Any, path: String) throws(FieldError) -> JSONValue {
-        switch value {
-        case let b as Bool: return .bool(b)
-        case let i as Int: return .number(Double(i))
-        case let d as Double: return .number(d)
-        case let s as String: return .string(s)
-        case let a as [Any]:
-            var items: [JSONValue] = []
-            for (k, item) in a.enumerated() { items.append(try convert(item, path: "\(path)[\(k)]")) }
-            return .array(items)
-        case let m as [AnyHashable: Any]:
-            var fields: [String: JSONValue] = [:]
-            for (key, item) in m {
-                guard let k = key.base as? String else { throw FieldError(path: path, message: "mapping keys must be strings") }
-                fields[k] = try convert(item, path: path.isEmpty ? k : "\(path).\(k)")
-            }
-            return .object(fields)
-        case is NSNull: return .null
-        default:
-            if String(describing: value) == "nil" || String(describing: type(of: value)).contains("Optional") { return .null }
-            throw FieldError(path: path, message: "unsupported value \(value)")
         }
     }
 

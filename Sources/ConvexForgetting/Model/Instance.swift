@@ -129,7 +129,9 @@ public struct Instance: Sendable, Equatable {
             guard rate.isFinite, rate > 0 else {
                 throw fail("reference.fit.learningRate", "must be a finite number > 0, got \(rate)")
             }
-            guard steps > 0 else { throw fail("reference.fit.steps", "must be > 0, got \(steps)") }
+            guard steps > 0, steps <= Limits.referenceFitSteps else {
+                throw fail("reference.fit.steps", "must be > 0 and at most \(Limits.referenceFitSteps), got \(steps)")
+            }
         }
     }
 

@@ -33,6 +33,10 @@ extension Instance {
         guard spec.outputs >= 2 else { throw FieldError(path: "outputs", message: "must be >= 2") }
         guard spec.dpoCount >= 1 else { throw FieldError(path: "dpo", message: "must be >= 1") }
         guard spec.sftCount >= 1 else { throw FieldError(path: "sft", message: "must be >= 1") }
+        guard let values = Limits.product([spec.dpoCount + spec.sftCount, spec.outputs, spec.dimension]),
+              spec.dpoCount <= Int.max / 2, spec.sftCount <= Int.max / 2, values <= Limits.randomInstanceValues else {
+            throw FieldError(path: "dim", message: "dim x outputs x (dpo + sft) is too large (at most \(Limits.randomInstanceValues) numbers)")
+        }
         var rng = Xoshiro256StarStar(seed: spec.seed)
         let d = spec.dimension
         func features(_ inputs: Int) throws(FieldError) -> FeatureBlocks {

@@ -167,6 +167,9 @@ public struct Problem: Sendable {
         }
     }
 
+    /// The number of linear forms of the attainment LP: one per DPO datum, one per non-target SFT output.
+    public var linearFormCount: Int { dpo.count + sft.features.offsets[sft.count] - sft.count }
+
     /// The number of data of an objective (dpo or sft).
     public func dataCount(_ objective: Objective) -> Int {
         switch objective {

@@ -28,12 +28,16 @@ public struct NewtonSolver: Sendable {
     public var gradientTolerance = 1e-12
     /// The attainment LP's pivot limit (nil: its default); reaching it is an error.
     public var pivotLimit: Int?
+    /// Bytes of dense work (Hessian, factorization, LP tableau) the solver may allocate; a larger problem
+    /// is refused with an `ArgumentError` naming d and the bytes, before anything is allocated.
+    public var memoryLimit = Limits.defaultMaxMemory
 
     public init() {}
 
-    public func minimize(_ problem: Problem, _ objective: Objective, from start: [Double]? = nil)
-        throws(Attainment.PivotLimitReached) -> Optimum {
+    /// Throws `ArgumentError` (over `memoryLimit`) or `Attainment.PivotLimitReached`.
+    public func minimize(_ problem: Problem, _ objective: Objective, from start: [Double]? = nil) throws -> Optimum {
         let d = problem.dimension
+        try Limits.checkDense(dimension: d, forms: problem.linearFormCount, limit: memoryLimit)
         let attained = try Attainment.isAttained(problem, objective, pivotLimit: pivotLimit)
         let scale = max(1, problem.featureBound * max(1, problem.beta))
         let tolerance = gradientTolerance * scale

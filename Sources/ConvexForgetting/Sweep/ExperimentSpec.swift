@@ -107,6 +107,7 @@ public struct ExperimentSpec: Sendable, Equatable {
             let from = try o["from"]?.integer() ?? 0
             guard count >= 1 else { throw FieldError(path: "seeds.count", message: "empty grid: count must be >= 1") }
             guard from >= 0 else { throw FieldError(path: "seeds.from", message: "must be >= 0") }
+            guard count <= Limits.seeds else { throw FieldError(path: "seeds.count", message: "is too large (at most \(Limits.seeds))") }
             seeds = (0..<count).map { UInt64(from + $0) }
         } else {
             seeds = try grid("seeds") { (item) throws(FieldError) -> UInt64 in
@@ -129,7 +130,9 @@ public struct ExperimentSpec: Sendable, Equatable {
             batch = try grid("batch") { (item) throws(FieldError) -> Int? in
                 if case .string("full") = item.value { return nil }
                 let b = try item.integer()
-                guard b >= 1 else { throw FieldError(path: item.path, message: "batch must be >= 1 or 'full', got \(b)") }
+                guard b >= 1, b <= Limits.batch else {
+                    throw FieldError(path: item.path, message: "batch must be in 1...\(Limits.batch) or 'full', got \(b)")
+                }
                 return b
             }
         }
@@ -201,6 +204,19 @@ public struct ExperimentSpec: Sendable, Equatable {
         return .object(fields)
     }
 
+    /// The number of runs of the grid, counted without building it (nil past Int.max).
+    public var runCount: Int? {
+        var perInstance = 0
+        for name in methods {
+            let factors = [schedules.count, lambdas.count, steps.count, name == .maxrightStale ? evalEvery.count : 1, batch.count, seeds.count]
+            guard let n = Limits.product(factors) else { return nil }
+            let (sum, overflow) = perInstance.addingReportingOverflow(n)
+            if overflow { return nil }
+            perInstance = sum
+        }
+        return Limits.product([instances.count, perInstance])
+    }
+
     /// One run of the grid.
     public struct Run: Sendable {
         public var id: Int
@@ -212,8 +228,12 @@ public struct ExperimentSpec: Sendable, Equatable {
     /// (maxright-stale only), batch, seed. A run's index is its `run_id`. Computed once by whoever plans
     /// the sweep (`SweepRunner`); it cannot fail for a parsed spec, but the methods are built (and so
     /// checked) through `Method.make`.
-    public func runs() throws(ArgumentError) -> [Run] {
+    public func runs(maxRuns: Int = Limits.defaultMaxRuns) throws(ArgumentError) -> [Run] {
+        guard let count = runCount, count <= maxRuns else {
+            throw ArgumentError("maxRuns", "is \(maxRuns), but the grid holds \(runCount.map(String.init) ?? "more than Int.max") runs; raise --max-runs or shrink the grid")
+        }
         var result: [Run] = []
+        result.reserveCapacity(count)
         for i in instances.indices {
             for name in methods {
                 for schedule in schedules {

@@ -20,9 +20,14 @@ public struct SweepRunner: Sendable {
         public var force: Bool
         public var version: String
         public var gitCommit: String?
+        /// Refuse grids of more runs (counted before the grid is built).
+        public var maxRuns: Int
+        /// The exact solver's memory limit (`NewtonSolver.memoryLimit`).
+        public var maxMemory = Limits.defaultMaxMemory
 
         public init(threads: Int, shard: (index: Int, count: Int)? = nil, resume: Bool = false, force: Bool = false,
-                    version: String, gitCommit: String? = nil) {
+                    version: String, gitCommit: String? = nil, maxRuns: Int = Limits.defaultMaxRuns) {
+            self.maxRuns = maxRuns
             self.threads = threads
             self.shard = shard
             self.resume = resume
@@ -46,7 +51,9 @@ public struct SweepRunner: Sendable {
         self.spec = spec
         self.directory = directory
         self.options = options
-        do { allRuns = try spec.runs() } catch { throw Failure(description: "\(error)") }
+        do { allRuns = try spec.runs(maxRuns: options.maxRuns) } catch {
+            throw Failure(description: "\(error.flag) \(error.message)")
+        }
     }
 
     var partsDirectory: String { (directory as NSString).appendingPathComponent("parts") }
@@ -86,6 +93,11 @@ public struct SweepRunner: Sendable {
             }
         }
         let dimension = problems.map(\.dimension).max() ?? 0
+        for (file, problem) in zip(spec.instances, problems) {
+            do { try Limits.checkDense(dimension: problem.dimension, forms: problem.linearFormCount, limit: options.maxMemory) } catch {
+                throw Failure(description: "\(file): --max-memory \(error.message)")
+            }
+        }
         for run in ownedRuns {
             do { try run.spec.validate(dimension: problems[run.instance].dimension) } catch {
                 throw Failure(description: "run \(run.id) (\(spec.instances[run.instance])): \(error)")
@@ -170,9 +182,12 @@ public struct SweepRunner: Sendable {
         let (problems, runs) = (plan.problems, plan.runs)
         let dimension = plan.dimension
         // Exact optima once per (instance, lambda), in parallel too.
+        var configured = NewtonSolver()
+        configured.memoryLimit = options.maxMemory
+        let solver = configured
         let keys = problems.indices.flatMap { i in spec.lambdas.map { OptimumKey(instance: i, lambda: $0) } }
         let solved = parallelMap(count: keys.count, threads: options.threads) { k in
-            Result { () throws(Attainment.PivotLimitReached) in try OptimalValues(problem: problems[keys[k].instance], lambda: keys[k].lambda) }
+            Result { try OptimalValues(problem: problems[keys[k].instance], lambda: keys[k].lambda, solver: solver) }
         }
         var solvedOptima: [OptimumKey: OptimalValues] = [:]
         for (key, result) in zip(keys, solved) {

@@ -61,7 +61,7 @@ public struct LowerBoundAnalysis: Sendable {
             infimumDPO = try NewtonSolver().minimize(problem, .dpo).value
             infimumSFT = try NewtonSolver().minimize(problem, .sft).value
         } catch {
-            throw NotALowerBoundInstance(description: error.description)
+            throw NotALowerBoundInstance(description: "\(error)")
         }
     }
 

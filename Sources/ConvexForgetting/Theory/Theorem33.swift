@@ -18,6 +18,8 @@ public struct Theorem33Verification: Sendable {
     /// ALRIGHT in the contrast: the built-in ones unless a test hands in a wrong one.
     public var sequential = MethodUnderTest.builtIn
     public var alright = MethodUnderTest.builtIn
+    /// The exact solver (its memory limit).
+    public var solver = NewtonSolver()
 
     public init() {}
 
@@ -76,8 +78,8 @@ public struct Theorem33Verification: Sendable {
     public func run(_ problem: Problem) throws -> Report {
         try validate()
         let analysis = try LowerBoundAnalysis(problem: problem)
-        let optima = try lambdas.map { try NewtonSolver().minimize(problem, .mix(lambda: $0)) }
-        let trainer = Trainer(problem: problem, optima: try OptimalValues(problem: problem, lambda: 0.5))
+        let optima = try lambdas.map { try solver.minimize(problem, .mix(lambda: $0)) }
+        let trainer = Trainer(problem: problem, optima: try OptimalValues(problem: problem, lambda: 0.5, solver: solver))
         var rows: [Row] = []
         for variant in variants {
             // Sequential's path does not depend on lambda: one run per horizon.
@@ -93,7 +95,7 @@ public struct Theorem33Verification: Sendable {
         }
         var contrast: [Contrast] = []
         for (l, lambda) in lambdas.enumerated() {
-            let contrastTrainer = Trainer(problem: problem, optima: try OptimalValues(problem: problem, lambda: lambda))
+            let contrastTrainer = Trainer(problem: problem, optima: try OptimalValues(problem: problem, lambda: lambda, solver: solver))
             let spec = RunSpec(method: .alright, lambda: lambda, steps: alrightSteps, schedule: .inverseSqrt(inverseSqrtRate),
                                seed: alrightSeed, record: .final)
             let gap = problem.value(.mix(lambda: lambda), at: alright.run(contrastTrainer, spec).final.theta) - optima[l].value

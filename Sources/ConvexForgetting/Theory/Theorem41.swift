@@ -89,6 +89,8 @@ public struct Theorem41Verification: Sendable {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// The method run as ALRIGHT: the built-in one unless a test hands in a wrong one.
     public var method = MethodUnderTest.builtIn
+    /// The exact solver (its memory limit).
+    public var solver = NewtonSolver()
 
     public init() {}
 
@@ -99,7 +101,7 @@ public struct Theorem41Verification: Sendable {
         guard !horizons.isEmpty, horizons.allSatisfy({ $0 >= 2 }), zip(horizons, horizons.dropFirst()).allSatisfy({ $0 < $1 }) else {
             throw ArgumentError("horizons", "must be ascending and >= 2")
         }
-        guard seeds >= 2 else { throw ArgumentError("seeds", "must be at least 2, got \(seeds)") }
+        guard seeds >= 2, seeds <= Limits.seeds else { throw ArgumentError("seeds", "must be in 2...\(Limits.seeds), got \(seeds)") }
         guard alpha0.isFinite, alpha0 > 0 else { throw ArgumentError("alpha0", "must be a finite number > 0") }
         guard threads >= 1 else { throw ArgumentError("threads", "must be >= 1") }
     }
@@ -145,7 +147,7 @@ public struct Theorem41Verification: Sendable {
         var rows: [Row] = []
         let start = problem.defaultStart
         for lambda in lambdas {
-            let optima = try OptimalValues(problem: problem, lambda: lambda)
+            let optima = try OptimalValues(problem: problem, lambda: lambda, solver: solver)
             guard optima.mix.attained else {
                 throw NotAttained(description: "\(name): the minimum of f_mix at lambda = \(lambda) is not attained")
             }

@@ -19,7 +19,8 @@ public struct OptimalValues: Sendable, Equatable {
         self.mix = mix
     }
 
-    public init(problem: Problem, lambda: Double, solver: NewtonSolver = NewtonSolver()) throws(Attainment.PivotLimitReached) {
+    /// Throws what `NewtonSolver.minimize` throws.
+    public init(problem: Problem, lambda: Double, solver: NewtonSolver = NewtonSolver()) throws {
         self.lambda = lambda
         dpo = try solver.minimize(problem, .dpo)
         sft = try solver.minimize(problem, .sft)

@@ -35,7 +35,7 @@ public struct RunSpec: Sendable, Equatable {
         guard steps >= 1 else { throw ArgumentError("steps", "must be >= 1, got \(steps)") }
         try method.validate()
         try schedule.validate()
-        if let b = batch, b < 1 { throw ArgumentError("batch", "must be >= 1, got \(b)") }
+        if let b = batch, b < 1 || b > Limits.batch { throw ArgumentError("batch", "must be in 1...\(Limits.batch), got \(b)") }
         if case .every(let n) = record, n < 1 { throw ArgumentError("record", "every:N needs N >= 1") }
         if let start {
             guard start.count == dimension else { throw ArgumentError("init", "has \(start.count) entries, but the instance has dimension \(dimension)") }

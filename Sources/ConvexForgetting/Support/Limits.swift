@@ -1,0 +1,45 @@
+/// Sizes that inputs declare, checked before anything is allocated. Each limit is far above what the
+/// toolkit's experiments use; those a user may need to pass have a flag (`--max-runs`, `--max-memory`).
+public enum Limits {
+    /// Data sampled per gradient (`--batch`, experiment `batch`).
+    public static let batch = 10_000_000
+    /// Seeds of a sweep grid or a Monte Carlo check.
+    public static let seeds = 10_000_000
+    /// Points of a Pareto front or a claim check.
+    public static let points = 1_000_000
+    /// Gradient steps of a reference fit (each one a pass over the DPO data).
+    public static let referenceFitSteps = 10_000_000
+    /// Numbers a random instance may hold (features of both objectives): 8 GiB of doubles.
+    public static let randomInstanceValues = 1 << 30
+    /// Runs a sweep may hold unless `--max-runs` raises it.
+    public static let defaultMaxRuns = 1_000_000
+    /// Bytes of dense d x d work (Hessians, Newton, the attainment tableau) unless `--max-memory` raises it.
+    public static let defaultMaxMemory = 4 << 30
+
+    /// a * b * ..., or nil on overflow.
+    public static func product(_ factors: [Int]) -> Int? {
+        var result = 1
+        for f in factors {
+            let (p, overflow) = result.multipliedReportingOverflow(by: f)
+            if overflow { return nil }
+            result = p
+        }
+        return result
+    }
+
+    /// The bytes the exact solver needs for a problem of dimension d with m linear forms: the Hessian and
+    /// its factorization (3 d^2 doubles) and the attainment LP's tableau (d (m + d) doubles); nil past Int.
+    public static func denseBytes(dimension d: Int, forms m: Int) -> Int? {
+        guard let square = product([d, d]), let tableau = product([d, m + d]) else { return nil }
+        let (doubles, overflow) = (3 * square).addingReportingOverflow(tableau)
+        return overflow ? nil : product([doubles, 8])
+    }
+
+    /// Throws unless dense work on dimension d with m forms fits in `limit` bytes.
+    public static func checkDense(dimension d: Int, forms m: Int, limit: Int) throws(ArgumentError) {
+        guard let bytes = denseBytes(dimension: d, forms: m), bytes <= limit else {
+            let need = denseBytes(dimension: d, forms: m).map { "\($0 / (1 << 20)) MiB" } ?? "more than Int.max bytes"
+            throw ArgumentError("maxMemory", "is \(limit / (1 << 20)) MiB, but the exact solver for d = \(d) needs \(need) (d x d Hessians); raise --max-memory or use a smaller instance")
+        }
+    }
+}
