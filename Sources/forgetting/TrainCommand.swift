@@ -86,6 +86,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        OutputCleanup.installSignalHandlers()
         let problem = try instance.load()
         let spec = try options.spec(dimension: problem.dimension)
         let optima = try solveOptima(problem, lambda: spec.lambda, instance: instance.instance)

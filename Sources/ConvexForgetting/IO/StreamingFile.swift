@@ -1,21 +1,31 @@
 import Foundation
 
-/// Streams a file to a temporary name beside the target and renames it into place on `commit()`; if
-/// the writer is dropped without committing, the temporary file is removed and the target is untouched.
+/// Streams a file to a temporary name beside the target (`.NAME.PID.tmp`) and renames it into place on
+/// `commit()`; if the writer is dropped without committing, the temporary file is removed and the target
+/// is untouched. The temporary is registered with `OutputCleanup`, whose signal handlers remove it.
 public final class StreamingFile {
     public let path: String
-    private let temporary: String
+    let temporary: String
     private var handle: UnsafeMutablePointer<FILE>?
+    /// The temporary file is there (and registered for removal on a signal).
+    private var temporaryExists = false
 
     public init(path: String) throws(OutputError) {
-        self.path = path
-        let url = URL(fileURLWithPath: path)
-        temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp").path
-        guard let h = fopen(temporary, "w") else {
-            throw OutputError(path: path, message: "cannot create a file in its directory (errno \(errno))")
+        let temporary = OutputCleanup.temporaryPath(for: path)
+        var code: Int32 = 0
+        var opened: UnsafeMutablePointer<FILE>?
+        let created = OutputCleanup.creating(temporary) {
+            opened = fopen(temporary, "w")
+            code = errno
+            return opened != nil
         }
-        handle = h
+        guard created, let opened else {
+            throw OutputError(path: path, message: "cannot create a file in its directory: \(OutputCleanup.errorText(code == 0 ? EINTR : code))")
+        }
+        self.path = path
+        self.temporary = temporary
+        handle = opened
+        temporaryExists = true
     }
 
     public func write(_ text: String) {
@@ -33,19 +43,34 @@ public final class StreamingFile {
         handle = nil
         let failed = ferror(h) != 0
         guard fclose(h) == 0, !failed else {
-            unlink(temporary)
+            discard()
             throw OutputError(path: path, message: "write failed (disk full?)")
         }
-        guard rename(temporary, path) == 0 else {
+        let renamed = OutputCleanup.removing(temporary) {
+            if rename(temporary, path) == 0 { return 0 }
+            let code = errno
             unlink(temporary)
-            throw OutputError(path: path, message: "cannot rename the temporary file into place (errno \(errno))")
+            return code
+        }
+        temporaryExists = false
+        guard renamed == 0 else {
+            throw OutputError(path: path, message: "cannot rename the temporary file into place: \(OutputCleanup.errorText(renamed))")
         }
     }
 
     deinit {
-        if let handle {
-            fclose(handle)
-            unlink(temporary)
+        discard()
+    }
+
+    /// Closes and removes the temporary (if still there).
+    private func discard() {
+        if let h = handle {
+            handle = nil
+            fclose(h)
+        }
+        if temporaryExists {
+            temporaryExists = false
+            _ = OutputCleanup.removing(temporary) { unlink(temporary) }
         }
     }
 }
