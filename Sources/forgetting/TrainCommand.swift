@@ -93,10 +93,10 @@ struct TrainCommand: ParsableCommand {
         let table = RunTable.trajectory(dimension: problem.dimension)
         let labels = RunTable.Labels(spec)
         let file = try StreamingFile(path: out)
-        file.write(table.header)
+        try file.write(table.header)
         var rows = 0
-        let result = Trainer(problem: problem, optima: optima).run(spec) { row in
-            file.write(table.line(RunTable.trajectoryFields(labels, row, dimension: problem.dimension)))
+        let result = try Trainer(problem: problem, optima: optima).run(spec) { row in
+            try file.write(table.line(RunTable.trajectoryFields(labels, row, dimension: problem.dimension)))
             rows += 1
         }
         try file.commit()

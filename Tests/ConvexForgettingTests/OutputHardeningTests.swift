@@ -2,7 +2,7 @@
 import Foundation
 import Testing
 
-/// Outputs under failure: signals leave no temporaries.
+/// Outputs under failure: write errors stop the run at once, signals leave no temporaries.
 @Suite struct OutputHardeningTests {
     var figure2: String { repositoryRoot.appendingPathComponent("Experiments/instances/figure2.json").path }
 
@@ -13,6 +13,84 @@ import Testing
 
     func contents(_ directory: URL) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+    }
+
+    /// A StreamingFile whose temporary is created beside the target, as always, but whose bytes go to
+    /// /dev/full: every write that reaches the device fails with ENOSPC.
+    func fullFile(_ target: String) throws -> StreamingFile {
+        try StreamingFile(path: target) { temporary in
+            fclose(fopen(temporary, "w"))
+            return fopen("/dev/full", "w")
+        }
+    }
+
+    // MARK: 1. Write errors
+
+    @Test func aWriteErrorThrowsOnTheFirstFailingWrite() throws {
+        let directory = try temporaryDirectory()
+        let target = directory.appendingPathComponent("full.csv").path
+        let file = try fullFile(target)
+        let temporary = file.temporary
+        #expect(temporary == directory.appendingPathComponent(".full.csv.\(getpid()).tmp").path)
+        #expect(FileManager.default.fileExists(atPath: temporary) && OutputCleanup.isRegistered(temporary))
+        // 1000-byte lines: 65 fill 65,000 of the 65,536-byte buffer without reaching the device; the 66th
+        // overflows it, and the flush to the full device fails inside that write.
+        let line = String(repeating: "x", count: 999) + "\n"
+        #expect(StreamingFile.bufferSize / line.utf8.count == 65)
+        for _ in 0..<65 { try file.write(line) }
+        let error = #expect(throws: OutputError.self) { try file.write(line) }
+        #expect(error?.description == "\(target): write failed: No space left on device (disk full?)")
+        #expect(try contents(directory) == [])
+        #expect(!OutputCleanup.isRegistered(temporary))
+        // The file stays failed: commit reports the same error and renames nothing.
+        let again = #expect(throws: OutputError.self) { try file.commit() }
+        #expect(again?.description == error?.description)
+        #expect(try contents(directory) == [])
+    }
+
+    @Test func aWriteLargerThanTheBufferFailsAtOnce() throws {
+        let directory = try temporaryDirectory()
+        let target = directory.appendingPathComponent("full.npy").path
+        let file = try fullFile(target)
+        let error = #expect(throws: OutputError.self) { try file.write(Data(count: StreamingFile.bufferSize + 1)) }
+        #expect(error?.message == "write failed: No space left on device (disk full?)")
+        #expect(try contents(directory) == [])
+    }
+
+    @Test func dataReachesTheTargetWhole() throws {
+        let directory = try temporaryDirectory()
+        let target = directory.appendingPathComponent("t.csv").path
+        let table = CSVTable(["a", "b"])
+        let rows = (0..<20_000).map { ["\($0)", "\(Double($0) / 7)"] }
+        try table.write(rows, to: target)
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == table.text(rows))
+        #expect(try contents(directory) == ["t.csv"])
+    }
+
+    /// `train` on a disk that fills up stops at the first failing write: here the file-size limit of the
+    /// process (ulimit -f, 100 KiB, with SIGXFSZ ignored so that the write returns EFBIG) stands for it.
+    @Test func trainStopsAtTheFirstFailingWrite() throws {
+        let directory = try temporaryDirectory()
+        let out = directory.appendingPathComponent("x.csv").path
+        let command = ([forgettingExecutable().path] + trainArguments(steps: 20_000_000, out: out))
+            .map { "'\($0)'" }.joined(separator: " ")
+        let started = Date()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "ulimit -f 200; trap '' XFSZ; exec \(command)"]  // 200 blocks of 512 bytes
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let outText = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let errText = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 1)
+        #expect(errText == "Error: \(out): write failed: File too large (disk full?)\n")
+        #expect(outText == "")
+        #expect(try contents(directory) == [])
+        // 20 million steps take minutes; the run ended after about 100 KiB of rows.
+        #expect(Date().timeIntervalSince(started) < 30)
     }
 
     // MARK: 2. Signals

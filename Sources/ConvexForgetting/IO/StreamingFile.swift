@@ -2,50 +2,80 @@ import Foundation
 
 /// Streams a file to a temporary name beside the target (`.NAME.PID.tmp`) and renames it into place on
 /// `commit()`; if the writer is dropped without committing, the temporary file is removed and the target
-/// is untouched. The temporary is registered with `OutputCleanup`, whose signal handlers remove it.
+/// is untouched.
+///
+/// - A failed write throws at once (the temporary is removed), so a run on a full disk stops at the first
+///   failing write instead of computing to the end. Writes are buffered `bufferSize` bytes at a time: the
+///   failure surfaces on the write that overflows the buffer.
+/// - The temporary is registered with `OutputCleanup`, whose signal handlers remove it.
 public final class StreamingFile {
     public let path: String
     let temporary: String
     private var handle: UnsafeMutablePointer<FILE>?
+    private let buffer: UnsafeMutableRawPointer
     /// The temporary file is there (and registered for removal on a signal).
     private var temporaryExists = false
+    /// The error that ended the file: every later call throws it again.
+    private var failure: OutputError?
 
-    public init(path: String) throws(OutputError) {
+    /// The stdio buffer: a write error is reported by the write that overflows it.
+    static let bufferSize = 1 << 16
+
+    public convenience init(path: String) throws(OutputError) {
+        try self.init(path: path) { fopen($0, "w") }
+    }
+
+    /// `open` creates the temporary file at the path it is given and returns a stream on it (tests pass
+    /// one that writes somewhere else, such as /dev/full).
+    init(path: String, open: (String) -> UnsafeMutablePointer<FILE>?) throws(OutputError) {
+        // Everything that can fail comes before the stored properties are set, so that a throw never runs deinit.
         let temporary = OutputCleanup.temporaryPath(for: path)
         var code: Int32 = 0
         var opened: UnsafeMutablePointer<FILE>?
         let created = OutputCleanup.creating(temporary) {
-            opened = fopen(temporary, "w")
+            opened = open(temporary)
             code = errno
             return opened != nil
         }
         guard created, let opened else {
             throw OutputError(path: path, message: "cannot create a file in its directory: \(OutputCleanup.errorText(code == 0 ? EINTR : code))")
         }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.bufferSize, alignment: 16)
+        setvbuf(opened, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.bufferSize)
         self.path = path
         self.temporary = temporary
+        self.buffer = buffer
         handle = opened
         temporaryExists = true
     }
 
-    public func write(_ text: String) {
-        guard let handle else { return }
-        fputs(text, handle)
+    public func write(_ text: String) throws(OutputError) {
+        let handle = try writable()
+        var text = text
+        errno = 0
+        let (written, count) = text.withUTF8 { (fwrite($0.baseAddress, 1, $0.count, handle), $0.count) }
+        let code = errno
+        if written != count || ferror(handle) != 0 { throw abandon(writeFailure(code)) }
     }
 
-    public func write(_ data: Data) {
-        guard let handle else { return }
-        data.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, handle) }
+    public func write(_ data: Data) throws(OutputError) {
+        let handle = try writable()
+        errno = 0
+        let (written, count) = data.withUnsafeBytes { (fwrite($0.baseAddress, 1, $0.count, handle), $0.count) }
+        let code = errno
+        if written != count || ferror(handle) != 0 { throw abandon(writeFailure(code)) }
     }
 
+    /// Flushes and closes the file and renames it over the target.
     public func commit() throws(OutputError) {
+        if let failure { throw failure }
         guard let h = handle else { return }
         handle = nil
-        let failed = ferror(h) != 0
-        guard fclose(h) == 0, !failed else {
-            discard()
-            throw OutputError(path: path, message: "write failed (disk full?)")
-        }
+        errno = 0
+        var code: Int32 = 0
+        if fflush(h) != 0 || ferror(h) != 0 { code = errno == 0 ? EIO : errno }
+        if fclose(h) != 0, code == 0 { code = errno }
+        if code != 0 { throw abandon(writeFailure(code)) }
         let renamed = OutputCleanup.removing(temporary) {
             if rename(temporary, path) == 0 { return 0 }
             let code = errno
@@ -54,12 +84,31 @@ public final class StreamingFile {
         }
         temporaryExists = false
         guard renamed == 0 else {
-            throw OutputError(path: path, message: "cannot rename the temporary file into place: \(OutputCleanup.errorText(renamed))")
+            throw abandon("cannot rename the temporary file into place: \(OutputCleanup.errorText(renamed))")
         }
     }
 
     deinit {
         discard()
+        buffer.deallocate()
+    }
+
+    private func writable() throws(OutputError) -> UnsafeMutablePointer<FILE> {
+        if let failure { throw failure }
+        guard let handle else { preconditionFailure("\(path): written after commit") }
+        return handle
+    }
+
+    private func writeFailure(_ code: Int32) -> String {
+        "write failed: \(OutputCleanup.errorText(code == 0 ? EIO : code)) (disk full?)"
+    }
+
+    /// Ends the file with an error: the temporary is removed.
+    private func abandon(_ message: String) -> OutputError {
+        let error = OutputError(path: path, message: message)
+        failure = error
+        discard()
+        return error
     }
 
     /// Closes and removes the temporary (if still there).
