@@ -2,7 +2,8 @@
 import Foundation
 import Testing
 
-/// Outputs under failure: write errors stop the run at once, signals leave no temporaries.
+/// Outputs under failure: write errors stop the run at once, signals leave no temporaries, one writer per
+/// output.
 @Suite struct OutputHardeningTests {
     var figure2: String { repositoryRoot.appendingPathComponent("Experiments/instances/figure2.json").path }
 
@@ -18,7 +19,7 @@ import Testing
     /// A StreamingFile whose temporary is created beside the target, as always, but whose bytes go to
     /// /dev/full: every write that reaches the device fails with ENOSPC.
     func fullFile(_ target: String) throws -> StreamingFile {
-        try StreamingFile(path: target) { temporary in
+        try StreamingFile(path: target, exclusive: false) { temporary in
             fclose(fopen(temporary, "w"))
             return fopen("/dev/full", "w")
         }
@@ -121,11 +122,64 @@ import Testing
         try process.run()
         let temporary = directory.appendingPathComponent(".x.csv.\(process.processIdentifier).tmp").path
         #expect(waitFor(temporary, while: process))
-        #expect(try contents(directory) == [".x.csv.\(process.processIdentifier).tmp"])
+        #expect(try contents(directory) == [".x.csv.\(process.processIdentifier).tmp", ".x.csv.lock"])
         kill(process.processIdentifier, signalNumber)
         process.waitUntilExit()
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 128 + signalNumber)
         #expect(try contents(directory) == [])
+    }
+
+    // MARK: 3. One writer per output
+
+    @Test func aSecondWriterOfTheSameFileFailsAtOnce() throws {
+        let directory = try temporaryDirectory()
+        let out = directory.appendingPathComponent("same.csv").path
+        let first = Process()
+        first.executableURL = forgettingExecutable()
+        first.arguments = trainArguments(steps: 5_000_000, out: out, record: "final")
+        let firstOut = Pipe()
+        first.standardOutput = firstOut
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        #expect(waitFor(directory.appendingPathComponent(".same.csv.lock").path, while: first))
+        let second = try runCLI(trainArguments(steps: 5_000_000, out: out, record: "final"))
+        let firstStillRunning = first.isRunning
+        #expect(second.status == 1)
+        #expect(second.stderr == "Error: \(out): another run is writing this file\n")
+        #expect(second.stdout == "")
+        let firstText = String(decoding: firstOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        first.waitUntilExit()
+        #expect(firstStillRunning, "the first run ended before the second tried: lengthen it")
+        #expect(first.terminationStatus == 0)
+        #expect(firstText.hasPrefix("wrote \(out): 1 rows, 5000000 steps of alright\n"))
+        // The first run's file, whole: the header and the final step; no lock or temporary left.
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2 && CSV.parseLine(lines[1])[3] == "5000000")
+        #expect(try contents(directory) == ["same.csv"])
+    }
+
+    @Test func theLockIsHeldUntilCommitOrFailure() throws {
+        let directory = try temporaryDirectory()
+        let target = directory.appendingPathComponent("t.csv").path
+        let lock = directory.appendingPathComponent(".t.csv.lock").path
+        var file: StreamingFile? = try StreamingFile(path: target, exclusive: true)
+        #expect(FileManager.default.fileExists(atPath: lock) && OutputCleanup.isRegistered(lock))
+        // flock belongs to the open file description: a second writer in the same process is refused too.
+        let refused = #expect(throws: OutputError.self) { try StreamingFile(path: target, exclusive: true) }
+        #expect(refused?.description == "\(target): another run is writing this file")
+        try file?.write("a\n")
+        try file?.commit()
+        #expect(try contents(directory) == ["t.csv"] && !OutputCleanup.isRegistered(lock))
+        // Dropped without commit: temporary and lock removed, the target untouched.
+        file = try StreamingFile(path: target, exclusive: true)
+        try file?.write("b\n")
+        file = nil
+        #expect(try contents(directory) == ["t.csv"])
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "a\n")
+        // Not exclusive: no lock file.
+        let plain = try StreamingFile(path: target)
+        #expect(try contents(directory) == [".t.csv.\(getpid()).tmp", "t.csv"])
+        try plain.commit()
     }
 }

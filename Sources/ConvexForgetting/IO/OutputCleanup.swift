@@ -2,8 +2,8 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// Keeps interrupted runs from leaving files behind: a registry of the temporary files of the outputs in
-/// progress, removed when SIGINT, SIGTERM or SIGHUP ends the process.
+/// Keeps interrupted runs from leaving files behind: a registry of the temporary (and lock) files of the
+/// outputs in progress, removed when SIGINT, SIGTERM or SIGHUP ends the process.
 ///
 /// Every file a `StreamingFile` creates or removes is created or removed while the registry is locked, and
 /// the signal handler removes the registered files under the same lock, so a signal never races a
@@ -94,5 +94,63 @@ public enum OutputCleanup {
     static func temporaryPath(for path: String, processID: Int32 = getpid()) -> String {
         let url = URL(fileURLWithPath: path)
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(processID).tmp").path
+    }
+}
+
+/// An exclusive `flock` on `.NAME.lock` beside an output: one writer per output at a time. The lock file
+/// is removed when the lock is released (or by the signal handler); a process killed outright loses the
+/// lock with its descriptor, and the empty file left behind blocks nobody.
+struct OutputLock {
+    let path: String
+    let descriptor: Int32
+
+    static func lockPath(for target: String) -> String {
+        let url = URL(fileURLWithPath: target)
+        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).lock").path
+    }
+
+    /// Takes the lock of `target` or fails at once.
+    static func acquire(for target: String) throws(OutputError) -> OutputLock {
+        let path = lockPath(for: target)
+        // A previous owner may remove the file between our open and our flock: then the lock we hold is on
+        // a file no longer under that name, and we try again with the new one.
+        for _ in 0..<100 {
+            var failure: OutputError? = OutputError(path: target, message: "the process is being interrupted")
+            var descriptor: Int32 = -1
+            let locked = OutputCleanup.creating(path) {
+                failure = nil
+                let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+                guard fd >= 0 else {
+                    failure = OutputError(path: target, message: "cannot create the lock file \(path): \(OutputCleanup.errorText(errno))")
+                    return false
+                }
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                    let code = errno
+                    close(fd)
+                    failure = OutputError(path: target, message: code == EWOULDBLOCK
+                        ? "another run is writing this file"
+                        : "cannot lock \(path): \(OutputCleanup.errorText(code))")
+                    return false
+                }
+                var held = stat(), named = stat()
+                guard fstat(fd, &held) == 0, stat(path, &named) == 0, held.st_dev == named.st_dev, held.st_ino == named.st_ino else {
+                    close(fd)
+                    return false
+                }
+                descriptor = fd
+                return true
+            }
+            if locked { return OutputLock(path: path, descriptor: descriptor) }
+            if let failure { throw failure }
+        }
+        throw OutputError(path: target, message: "cannot lock \(path): it keeps being replaced")
+    }
+
+    /// Removes the lock file, then lets the lock go.
+    func release() {
+        _ = OutputCleanup.removing(path) {
+            unlink(path)
+            return close(descriptor)
+        }
     }
 }

@@ -8,11 +8,14 @@ import Foundation
 ///   failing write instead of computing to the end. Writes are buffered `bufferSize` bytes at a time: the
 ///   failure surfaces on the write that overflows the buffer.
 /// - The temporary is registered with `OutputCleanup`, whose signal handlers remove it.
+/// - `exclusive` outputs are owned: a second writer of the same path (any process) fails at once with
+///   "another run is writing this file" (an flock on `.NAME.lock` beside the target).
 public final class StreamingFile {
     public let path: String
     let temporary: String
     private var handle: UnsafeMutablePointer<FILE>?
     private let buffer: UnsafeMutableRawPointer
+    private var lock: OutputLock?
     /// The temporary file is there (and registered for removal on a signal).
     private var temporaryExists = false
     /// The error that ended the file: every later call throws it again.
@@ -21,15 +24,16 @@ public final class StreamingFile {
     /// The stdio buffer: a write error is reported by the write that overflows it.
     static let bufferSize = 1 << 16
 
-    public convenience init(path: String) throws(OutputError) {
-        try self.init(path: path) { fopen($0, "w") }
+    public convenience init(path: String, exclusive: Bool = false) throws(OutputError) {
+        try self.init(path: path, exclusive: exclusive) { fopen($0, "w") }
     }
 
     /// `open` creates the temporary file at the path it is given and returns a stream on it (tests pass
     /// one that writes somewhere else, such as /dev/full).
-    init(path: String, open: (String) -> UnsafeMutablePointer<FILE>?) throws(OutputError) {
+    init(path: String, exclusive: Bool, open: (String) -> UnsafeMutablePointer<FILE>?) throws(OutputError) {
         // Everything that can fail comes before the stored properties are set, so that a throw never runs deinit.
         let temporary = OutputCleanup.temporaryPath(for: path)
+        let lock = exclusive ? try OutputLock.acquire(for: path) : nil
         var code: Int32 = 0
         var opened: UnsafeMutablePointer<FILE>?
         let created = OutputCleanup.creating(temporary) {
@@ -38,6 +42,7 @@ public final class StreamingFile {
             return opened != nil
         }
         guard created, let opened else {
+            lock?.release()
             throw OutputError(path: path, message: "cannot create a file in its directory: \(OutputCleanup.errorText(code == 0 ? EINTR : code))")
         }
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.bufferSize, alignment: 16)
@@ -45,6 +50,7 @@ public final class StreamingFile {
         self.path = path
         self.temporary = temporary
         self.buffer = buffer
+        self.lock = lock
         handle = opened
         temporaryExists = true
     }
@@ -66,7 +72,7 @@ public final class StreamingFile {
         if written != count || ferror(handle) != 0 { throw abandon(writeFailure(code)) }
     }
 
-    /// Flushes and closes the file and renames it over the target.
+    /// Flushes and closes the file, renames it over the target and releases the lock.
     public func commit() throws(OutputError) {
         if let failure { throw failure }
         guard let h = handle else { return }
@@ -86,6 +92,8 @@ public final class StreamingFile {
         guard renamed == 0 else {
             throw abandon("cannot rename the temporary file into place: \(OutputCleanup.errorText(renamed))")
         }
+        lock?.release()
+        lock = nil
     }
 
     deinit {
@@ -103,7 +111,7 @@ public final class StreamingFile {
         "write failed: \(OutputCleanup.errorText(code == 0 ? EIO : code)) (disk full?)"
     }
 
-    /// Ends the file with an error: the temporary is removed.
+    /// Ends the file with an error: the temporary is removed and the lock released.
     private func abandon(_ message: String) -> OutputError {
         let error = OutputError(path: path, message: message)
         failure = error
@@ -111,7 +119,7 @@ public final class StreamingFile {
         return error
     }
 
-    /// Closes and removes the temporary (if still there).
+    /// Closes and removes the temporary (if still there) and releases the lock.
     private func discard() {
         if let h = handle {
             handle = nil
@@ -121,5 +129,7 @@ public final class StreamingFile {
             temporaryExists = false
             _ = OutputCleanup.removing(temporary) { unlink(temporary) }
         }
+        lock?.release()
+        lock = nil
     }
 }
