@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Outputs under failure: write errors stop the run at once, signals leave no temporaries, one writer per
-/// output.
+/// output, and a resumed sweep removes the temporaries an interrupted one left.
 @Suite struct OutputHardeningTests {
     var figure2: String { repositoryRoot.appendingPathComponent("Experiments/instances/figure2.json").path }
 
@@ -181,5 +181,43 @@ import Testing
         let plain = try StreamingFile(path: target)
         #expect(try contents(directory) == [".t.csv.\(getpid()).tmp", "t.csv"])
         try plain.commit()
+    }
+
+    // MARK: 4. Stale temporaries
+
+    @Test func temporaryNamesAreRecognisedExactly() {
+        #expect(OutputCleanup.temporaryOwner(".run-0000001.trajectory.csv.99999.tmp") == 99999)
+        #expect(OutputCleanup.temporaryOwner(".summary.csv.7.tmp") == 7)
+        for name in ["run-0000001.trajectory.csv.99999.tmp", ".notes.tmp", ".summary.csv.12a.tmp", ".summary.csv..tmp",
+                     "..5.tmp", ".summary.csv.99999.tmp.bak", ".summary.csv.lock"] {
+            #expect(OutputCleanup.temporaryOwner(name) == nil, "\(name)")
+        }
+    }
+
+    @Test func resumeRemovesStaleTemporaries() throws {
+        let sweeps = SweepTests()
+        let (directory, file) = try sweeps.experiment()
+        let full = directory.appendingPathComponent("full"), partial = directory.appendingPathComponent("partial")
+        #expect(try runCLI(["sweep", file, "--out", full.path]).status == 0)
+        #expect(try runCLI(["sweep", file, "--out", partial.path]).status == 0)
+        // An interruption during run 1 and during assembly: their temporaries stay, the run has no summary part.
+        let parts = partial.appendingPathComponent("parts")
+        let fm = FileManager.default
+        try fm.removeItem(at: parts.appendingPathComponent("run-0000001.summary.csv"))
+        try fm.removeItem(at: parts.appendingPathComponent("run-0000001.trajectory.csv"))
+        try fm.removeItem(at: partial.appendingPathComponent("trajectories.csv"))
+        try fm.removeItem(at: partial.appendingPathComponent("summary.csv"))
+        let stale = [parts.appendingPathComponent(".run-0000001.trajectory.csv.99999.tmp"),
+                     partial.appendingPathComponent(".trajectories.csv.99999.tmp")]
+        // Names that are not StreamingFile temporaries are left alone.
+        let kept = [parts.appendingPathComponent(".notes.tmp"), partial.appendingPathComponent(".summary.csv.x1.tmp")]
+        for url in stale + kept { try "method,lambda\nalright,0.5\n".write(to: url, atomically: false, encoding: .utf8) }
+        let resumed = try runCLI(["sweep", file, "--out", partial.path, "--resume"])
+        #expect(resumed.status == 0 && resumed.stderr.contains("1 run now"), "\(resumed.stderr)")
+        for url in stale { #expect(!fm.fileExists(atPath: url.path), "\(url.lastPathComponent)") }
+        for url in kept { #expect(fm.fileExists(atPath: url.path), "\(url.lastPathComponent)") }
+        #expect(try sweeps.read(full, "trajectories.csv") == sweeps.read(partial, "trajectories.csv"))
+        #expect(try sweeps.deterministicSummary(full) == sweeps.deterministicSummary(partial))
+        #expect(try contents(partial) == [".summary.csv.x1.tmp", "experiment.json", "parts", "summary.csv", "trajectories.csv"])
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 import Synchronization
 
 /// Keeps interrupted runs from leaving files behind: a registry of the temporary (and lock) files of the
-/// outputs in progress, removed when SIGINT, SIGTERM or SIGHUP ends the process.
+/// outputs in progress, removed when SIGINT, SIGTERM or SIGHUP ends the process, and the removal of
+/// temporaries that an earlier, killed process left.
 ///
 /// Every file a `StreamingFile` creates or removes is created or removed while the registry is locked, and
 /// the signal handler removes the registered files under the same lock, so a signal never races a
@@ -94,6 +95,28 @@ public enum OutputCleanup {
     static func temporaryPath(for path: String, processID: Int32 = getpid()) -> String {
         let url = URL(fileURLWithPath: path)
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(processID).tmp").path
+    }
+
+    /// The process ID in a temporary name `.NAME.PID.tmp`; nil for any other name.
+    static func temporaryOwner(_ name: String) -> Int32? {
+        guard name.hasPrefix("."), name.hasSuffix(".tmp") else { return nil }
+        let stem = name.dropFirst().dropLast(4)
+        guard let dot = stem.lastIndex(of: "."), dot > stem.startIndex else { return nil }
+        let digits = stem[stem.index(after: dot)...]
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int32(digits)
+    }
+
+    /// Removes the `StreamingFile` temporaries in `directory` that other processes left (this process's
+    /// own are kept); returns the names removed. Only for directories no other live process writes.
+    @discardableResult
+    static func removeStaleTemporaries(in directory: String) -> [String] {
+        let own = getpid()
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.sorted().filter { name in
+            guard let owner = temporaryOwner(name), owner != own else { return false }
+            return unlink((directory as NSString).appendingPathComponent(name)) == 0
+        }
     }
 }
 

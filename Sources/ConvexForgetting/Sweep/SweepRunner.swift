@@ -102,6 +102,9 @@ public struct SweepRunner: Sendable {
                 guard stored.shard == shardText else {
                     throw Failure(description: "\(manifestPath): was shard \(stored.shard ?? "none"), not \(shardText ?? "none")")
                 }
+                // Temporaries of an interrupted process (the run without a summary part is done again).
+                OutputCleanup.removeStaleTemporaries(in: directory)
+                OutputCleanup.removeStaleTemporaries(in: partsDirectory)
             } else if options.force {
                 for name in (try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [] {
                     try? fm.removeItem(atPath: (partsDirectory as NSString).appendingPathComponent(name))
