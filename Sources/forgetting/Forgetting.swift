@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConvexForgetting
 import Foundation
 
 @main
@@ -18,6 +19,8 @@ struct Forgetting: ParsableCommand {
     /// Parses and runs the command. Help and the version print as usual; every error, from a flag or from
     /// the work, is exactly one line on stderr with status 1 (a diverged run: status 3).
     static func main() {
+        // SIGINT, SIGTERM, SIGHUP: outputs in progress leave no temporary file; exit 128 + N.
+        OutputCleanup.installSignalHandlers()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -86,16 +86,19 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The output is owned before any work: a second run writing the same file fails here, at once;
+        // and one that finished it since validate() is not overwritten without --force.
+        let file = try StreamingFile(path: out, exclusive: true)
+        do { try AtomicFile.checkWritable(out, force: force) } catch { throw CommandFailure(error.description) }
         let problem = try instance.load()
         let spec = try options.spec(dimension: problem.dimension)
         let optima = try solveOptima(problem, lambda: spec.lambda, instance: instance.instance, solver: instance.memory.solver)
         let table = RunTable.trajectory(dimension: problem.dimension)
         let labels = RunTable.Labels(spec)
-        let file = try StreamingFile(path: out)
-        file.write(table.header)
+        try file.write(table.header)
         var rows = 0
-        let result = Trainer(problem: problem, optima: optima).run(spec) { row in
-            file.write(table.line(RunTable.trajectoryFields(labels, row, dimension: problem.dimension)))
+        let result = try Trainer(problem: problem, optima: optima).run(spec) { row in
+            try file.write(table.line(RunTable.trajectoryFields(labels, row, dimension: problem.dimension)))
             rows += 1
         }
         try file.commit()

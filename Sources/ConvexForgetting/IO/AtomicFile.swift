@@ -40,7 +40,7 @@ public enum AtomicFile {
 
     public static func write(_ data: Data, to path: String) throws(OutputError) {
         let file = try StreamingFile(path: path)
-        file.write(data)
+        try file.write(data)
         try file.commit()
     }
 }

@@ -68,8 +68,8 @@ public struct CSVTable: Sendable, Equatable {
     /// Writes the whole table to `path` (temporary name, then rename).
     public func write(_ rows: [[String]], to path: String) throws(OutputError) {
         let file = try StreamingFile(path: path)
-        file.write(header)
-        for row in rows { file.write(line(row)) }
+        try file.write(header)
+        for row in rows { try file.write(line(row)) }
         try file.commit()
     }
 }

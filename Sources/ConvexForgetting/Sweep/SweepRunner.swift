@@ -121,6 +121,9 @@ public struct SweepRunner: Sendable {
                 guard stored.shard == shardText else {
                     throw Failure(description: "\(manifestPath): was shard \(stored.shard ?? "none"), not \(shardText ?? "none")")
                 }
+                // Temporaries of an interrupted process (the run without a summary part is done again).
+                OutputCleanup.removeStaleTemporaries(in: directory)
+                OutputCleanup.removeStaleTemporaries(in: partsDirectory)
             } else if options.force {
                 for name in (try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [] {
                     try? fm.removeItem(atPath: (partsDirectory as NSString).appendingPathComponent(name))
@@ -210,8 +213,8 @@ public struct SweepRunner: Sendable {
             do {
                 // Rows stream to the part file as they come; the summary part last: its presence marks the run as finished.
                 let trajectory = try StreamingFile(path: self.partPath(run.id, "trajectory"))
-                let result = trainer.run(run.spec) { row in
-                    trajectory.write(trajectoryTable.line(RunTable.trajectoryFields(labels, row, dimension: dimension, runID: run.id)))
+                let result = try trainer.run(run.spec) { row in
+                    try trajectory.write(trajectoryTable.line(RunTable.trajectoryFields(labels, row, dimension: dimension, runID: run.id)))
                 }
                 try trajectory.commit()
                 let summary = RunTable.summaryFields(runID: run.id, instance: ExperimentSpec.displayPath(instanceNames[run.instance]),
@@ -257,16 +260,20 @@ public struct SweepRunner: Sendable {
         }
         let trajectories = try streaming((directory as NSString).appendingPathComponent("trajectories.csv"))
         let summary = try streaming((directory as NSString).appendingPathComponent("summary.csv"))
-        trajectories.write(RunTable.trajectory(dimension: dimension, runID: true).header)
-        summary.write(RunTable.summary(dimension: dimension).header)
+        try trajectories.write(RunTable.trajectory(dimension: dimension, runID: true).header)
+        try summary.write(RunTable.summary(dimension: dimension).header)
         for id in ids.sorted() {
             guard let t = locate(partName(id, "trajectory")), let s = locate(partName(id, "summary")),
                   let tText = try? String(contentsOfFile: t, encoding: .utf8),
                   let sText = try? String(contentsOfFile: s, encoding: .utf8) else {
                 throw Failure(description: "run \(id) has no finished part in \(parts.joined(separator: ", "))")
             }
-            trajectories.write(tText)
-            summary.write(sText)
+            do {
+                try trajectories.write(tText)
+                try summary.write(sText)
+            } catch {
+                throw Failure(description: error.description)
+            }
             if CSV.parseLine(sText.dropLast())[statusColumn] == "diverged" { diverged += 1 }
         }
         do {
