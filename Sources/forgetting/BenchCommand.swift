@@ -71,7 +71,7 @@ struct BenchCommand: ParsableCommand {
 
     func loadInstance() throws -> Problem {
         if benchCase == .tiny, instance == nil {
-            return Problem(try Instance.random(RandomInstanceSpec(dimension: 3, outputs: 3, dpoCount: 4, sftCount: 4, seed: 1)))
+            return try Problem(try Instance.random(RandomInstanceSpec(dimension: 3, outputs: 3, dpoCount: 4, sftCount: 4, seed: 1)))
         }
         let path = instance ?? defaultInstance()
         return try loadProblem(path)

@@ -60,7 +60,7 @@ func repositoryFile(_ path: String) -> String {
 
 /// Loads the instance at `path` exactly as the user named it.
 func loadProblem(_ path: String) throws -> Problem {
-    do { return Problem(try InstanceLoader.load(path: path)) } catch { throw CommandFailure(error.description) }
+    do { return try Problem.load(path: path) } catch { throw CommandFailure(error.description) }
 }
 
 /// The exact optima at lambda, a solver failure named by the instance it happened on.

@@ -32,6 +32,9 @@ struct SweepCommand: ParsableCommand {
 
     @OptionGroup var memory: MemoryOption
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("MiB of trajectories the sweep may write (estimated before any run).", valueName: "MiB"))
+    var maxOutput = Limits.defaultMaxOutput >> 20
+
     @Flag(help: "Finish an interrupted sweep in DIR (same experiment).")
     var resume = false
 
@@ -51,6 +54,8 @@ struct SweepCommand: ParsableCommand {
         _ = try parsedShard()
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
+        guard maxRuns >= 1 else { throw ValidationError("--max-runs must be >= 1, got \(maxRuns)") }
+        guard maxOutput >= 1, maxOutput <= Int.max >> 20 else { throw ValidationError("--max-output must be a positive number of MiB, got \(maxOutput)") }
     }
 
     func run() throws {
@@ -59,9 +64,12 @@ struct SweepCommand: ParsableCommand {
         LinearAlgebra.setThreadCount(1)
         let started = Date()
         do {
-            let runner = try SweepRunner(spec: spec, directory: out, options: .init(
+            var options = SweepRunner.Options(
                 threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, shard: try parsedShard(), resume: resume,
-                force: force, version: toolkitVersion, gitCommit: gitCommit(), maxRuns: maxRuns))
+                force: force, version: toolkitVersion, gitCommit: gitCommit(), maxRuns: maxRuns)
+            options.maxMemory = memory.bytes
+            options.maxOutput = maxOutput << 20
+            let runner = try SweepRunner(spec: spec, directory: out, options: options)
             let plan = try runner.prepare()
             let runs = plan.runs
             let total = runner.ownedRuns.count

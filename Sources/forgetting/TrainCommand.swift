@@ -80,8 +80,12 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Overwrite an existing output file.")
     var force = false
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("MiB of CSV this run may write (estimated from --record before the run).", valueName: "MiB"))
+    var maxOutput = Limits.defaultMaxOutput >> 20
+
     func validate() throws {
         _ = try options.spec()
+        guard maxOutput >= 1, maxOutput <= Int.max >> 20 else { throw ValidationError("--max-output must be a positive number of MiB, got \(maxOutput)") }
         try checkOutput(out, force: force, flag: "--out")
     }
 
@@ -92,6 +96,10 @@ struct TrainCommand: ParsableCommand {
         do { try AtomicFile.checkWritable(out, force: force) } catch { throw CommandFailure(error.description) }
         let problem = try instance.load()
         let spec = try options.spec(dimension: problem.dimension)
+        let estimatedRows = spec.record.maximumRows(steps: spec.maximumSteps)
+        do { try Limits.checkOutput(bytes: Limits.trajectoryBytes(rows: estimatedRows, dimension: problem.dimension), limit: maxOutput << 20) } catch {
+            throw flagError(error)
+        }
         let optima = try solveOptima(problem, lambda: spec.lambda, instance: instance.instance, solver: instance.memory.solver)
         let table = RunTable.trajectory(dimension: problem.dimension)
         let labels = RunTable.Labels(spec)

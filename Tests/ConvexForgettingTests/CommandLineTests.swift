@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func evalAndOptimumAgreeWithTheLibrary() throws {
-        let problem = Problem(try InstanceFile.load(path: example))
+        let problem = try Problem(try InstanceFile.load(path: example))
         let result = try runCLI(["optimum", "--instance", example, "--objective", "mix", "--lambda", "0.5", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try object(result.stdout)

@@ -7,7 +7,7 @@ import Testing
     // d = 1, DPO: phi_w = 1, phi_l = 0 so dphi = 1; beta = 0.5, theta_ref = 0.2, theta = 1:
     // z = 0.5 (1 - 0.2) = 0.4, f = log(1 + e^{-0.4}), f' = -0.5 sigma(-0.4), f'' = 0.25 sigma(0.4) sigma(-0.4).
     @Test func dpoOneDimensional() throws {
-        let problem = Problem(try makeInstance(dpo: [([[1], [0]], 0, 1)], sft: [([[1], [-1]], 0)], thetaRef: [0.2]))
+        let problem = try Problem(try makeInstance(dpo: [([[1], [0]], 0, 1)], sft: [([[1], [-1]], 0)], thetaRef: [0.2]))
         let s = 1 / (1 + exp(0.4))  // sigma(-0.4)
         #expect(close(problem.value(.dpo, at: [1]), log(1 + exp(-0.4))))
         #expect(close(problem.gradient(.dpo, at: [1])[0], -0.5 * s))
@@ -17,7 +17,7 @@ import Testing
     // d = 1, SFT: phi_0 = 1, phi_1 = -1, target 0, theta = 0.3: logits 0.3, -0.3, so
     // f = log(1 + e^{-0.6}), f' = E phi - phi_0 = (p0 - p1) - 1 = -2 p1, f'' = Var phi = 4 p0 p1, p1 = sigma(-0.6).
     @Test func sftOneDimensional() throws {
-        let problem = Problem(try makeInstance(dpo: [([[1], [0]], 0, 1)], sft: [([[1], [-1]], 0)]))
+        let problem = try Problem(try makeInstance(dpo: [([[1], [0]], 0, 1)], sft: [([[1], [-1]], 0)]))
         let p1 = 1 / (1 + exp(0.6))
         #expect(close(problem.value(.sft, at: [0.3]), log(1 + exp(-0.6))))
         #expect(close(problem.gradient(.sft, at: [0.3])[0], -2 * p1))
@@ -30,7 +30,7 @@ import Testing
     @Test func twoDimensionalMixWithWeightDecay() throws {
         let instance = try makeInstance(dpo: [([[1, 0], [0, 1]], 0, 1)], sft: [([[0, 1], [1, 0]], 0)], beta: 1,
                                         weightDecay: 0.3)
-        let problem = Problem(instance)
+        let problem = try Problem(instance)
         let theta = [0.5, 0.25]
         let decay = 0.5 * 0.3 * (0.25 + 0.0625)
         let fDPO = log(1 + exp(-0.25)) + decay
@@ -53,7 +53,7 @@ import Testing
     // Opposite pulls: SFT wants theta > 0 (phi = +-1, target +1), DPO with beta = 1 prefers the output
     // with feature -1. f_mix,1/2 = (softplus(-2 theta) + softplus(2 theta)) / 2, minimized at 0 with value log 2.
     @Test func mixOptimumOfOppositePulls() throws {
-        let problem = Problem(try makeInstance(dpo: [([[-1], [1]], 0, 1)], sft: [([[1], [-1]], 0)], beta: 1))
+        let problem = try Problem(try makeInstance(dpo: [([[-1], [1]], 0, 1)], sft: [([[1], [-1]], 0)], beta: 1))
         let optimum = try NewtonSolver().minimize(problem, .mix(lambda: 0.5), from: [3])
         #expect(optimum.attained)
         #expect(abs(optimum.theta[0]) <= 1e-12)
@@ -63,13 +63,13 @@ import Testing
 
     // One DPO datum alone is separable: inf f_DPO = 0 with no minimizer.
     @Test func separableDPOIsNotAttained() throws {
-        let problem = Problem(try makeInstance(dpo: [([[1, 0], [0, 1]], 0, 1)], sft: [([[0, 1], [1, 0]], 0)]))
+        let problem = try Problem(try makeInstance(dpo: [([[1, 0], [0, 1]], 0, 1)], sft: [([[0, 1], [1, 0]], 0)]))
         let optimum = try NewtonSolver().minimize(problem, .dpo)
         #expect(!optimum.attained)
         #expect(optimum.value >= 0 && optimum.value <= 1e-12)
         #expect(optimum.iterations < NewtonSolver().maxIterations)
         // The same objective with weight decay has a minimizer.
-        let decayed = Problem(try makeInstance(dpo: [([[1, 0], [0, 1]], 0, 1)], sft: [([[0, 1], [1, 0]], 0)],
+        let decayed = try Problem(try makeInstance(dpo: [([[1, 0], [0, 1]], 0, 1)], sft: [([[0, 1], [1, 0]], 0)],
                                                weightDecay: 0.1))
         let withDecay = try NewtonSolver().minimize(decayed, .dpo)
         #expect(withDecay.attained && withDecay.gradientNorm <= 1e-9)
@@ -77,7 +77,7 @@ import Testing
 
     // Stability: |theta . phi| = 1e6 gives finite values equal to their asymptotes.
     @Test func extremeMarginsStayFinite() throws {
-        let problem = Problem(try makeInstance(dpo: [([[1], [0]], 0, 1)], sft: [([[1], [-1]], 0)], beta: 1))
+        let problem = try Problem(try makeInstance(dpo: [([[1], [0]], 0, 1)], sft: [([[1], [-1]], 0)], beta: 1))
         for theta in [1e6, -1e6] {
             let (f, g) = problem.valueAndGradient(.mix(lambda: 0.5), at: [theta])
             let h = problem.hessian(.mix(lambda: 0.5), at: [theta])
@@ -95,10 +95,10 @@ import Testing
     @Test func referenceFitIsGradientDescentOnTheChosenOutputs() throws {
         var instance = try makeInstance(dpo: [([[1], [-1]], 0, 1)], sft: [([[1], [-1]], 0)])
         instance = try instance.with(reference: .fit(initial: [0], learningRate: 0.1, steps: 1))
-        #expect(close(Problem(instance).thetaRef[0], 0.1))
+        #expect(close(try Problem(instance).thetaRef[0], 0.1))
         instance = try instance.with(reference: .fit(initial: [0], learningRate: 0.1, steps: 2))
         // Second step: gradient at 0.1 is -(1 - tanh(0.1)) (E phi = tanh(theta) for phi = +-1).
-        #expect(close(Problem(instance).thetaRef[0], 0.1 + 0.1 * (1 - tanh(0.1))))
+        #expect(close(try Problem(instance).thetaRef[0], 0.1 + 0.1 * (1 - tanh(0.1))))
     }
 
     @Test func stableFunctions() {
@@ -118,7 +118,7 @@ import Testing
     @Test func slicedSFTMatchesThePerDatumSum() throws {
         let instance = try Instance.random(RandomInstanceSpec(dimension: 64, outputs: 8, dpoCount: 1, sftCount: 2100, seed: 4))
         #expect(instance.sftFeatures.values.count >= SFTLoss.parallelThreshold)
-        let problem = Problem(instance)
+        let problem = try Problem(instance)
         var rng = Xoshiro256StarStar(seed: 9)
         let theta = (0..<64).map { _ in 0.3 * rng.gaussian() }
         let (value, gradient) = problem.valueAndGradient(.sft, at: theta)

@@ -235,7 +235,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out))
         try refused(["check", "--instance", wide, "--points", "2"], ["d = 100000"])
         // Raising the limit lets a mid-size instance through; the library refuses with the same numbers.
-        let problem = Problem(try Instance.random(RandomInstanceSpec(dimension: 300, outputs: 2, dpoCount: 1, sftCount: 1)))
+        let problem = try Problem(try Instance.random(RandomInstanceSpec(dimension: 300, outputs: 2, dpoCount: 1, sftCount: 1)))
         var solver = NewtonSolver()
         solver.memoryLimit = 1 << 20
         #expect(throws: ArgumentError.self) { try solver.minimize(problem, .dpo) }
@@ -249,5 +249,56 @@ import Testing
         try refused(["verify", "theorem41", "--seeds", "100000000000"], ["--seeds"])
         let instance = try makeInstance(dpo: [([[1], [0]], 0, 1)], sft: [([[1], [0]], 0)])
         #expect(throws: FieldError.self) { try instance.with(reference: .fit(initial: [0], learningRate: 0.1, steps: 1_000_000_000_000)) }
+    }
+}
+
+/// Bounded outputs and the messages that used to mislead (items 3 and 8).
+@Suite struct OutputLimitTests {
+    var figure2: String { repositoryRoot.appendingPathComponent(Figure2.instancePath).path }
+
+    @Test func hugeRecordingsAreRefusedUpFront() throws {
+        let root = try temporaryDirectory()
+        let out = root.appendingPathComponent("big.csv").path
+        let result = try runCLI(["train", "--instance", figure2, "--method", "alright", "--lambda", "0.5", "--steps", "100000000",
+                                 "--learning-rate", "0.01", "--record", "all", "--out", out])
+        #expect(result.status == 1 && result.stderr.contains("--max-output") && result.stderr.contains("MiB"), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
+        // A sweep counts the rows of all its runs.
+        let yaml = root.appendingPathComponent("e.yaml")
+        try "instances: [\(figure2)]\nmethods: [alright]\nlambdas: [0.5]\nsteps: [100000]\nseeds: {count: 100}\nschedules: [{name: constant, rate: 0.1}]\nrecord: all\n"
+            .write(to: yaml, atomically: true, encoding: .utf8)
+        let sweep = try runCLI(["sweep", yaml.path, "--out", root.appendingPathComponent("s").path, "--max-output", "100"])
+        #expect(sweep.status == 1 && sweep.stderr.contains("--max-output is 100 MiB"), "\(sweep.stderr)")
+    }
+
+    /// The estimate bounds the rows a run really records, for every mode.
+    @Test func rowEstimateBoundsTheRows() async throws {
+        let problem = try figure2Problem()
+        let trainer = Trainer(problem: problem, optima: try OptimalValues(problem: problem, lambda: 0.5))
+        await propertyCheck(count: 40, input: Gen.int(in: 1...30_000), Gen.int(in: 0...3), Gen.int(in: 1...500)) { steps, mode, n in
+            let record: RecordMode = [.all, .log, .every(n), .final][mode]
+            var rows = 0
+            _ = trainer.run(RunSpec(method: .alright, lambda: 0.5, steps: steps, schedule: .constant(0.01), record: record)) { _ in rows += 1 }
+            #expect(rows <= record.maximumRows(steps: steps), "\(record) \(steps): \(rows) rows")
+        }
+    }
+
+    @Test func misleadingMessagesAreFixed() throws {
+        let root = try temporaryDirectory()
+        // --out naming a directory fails before the work, even with --force.
+        let result = try runCLI(["train", "--instance", figure2, "--method", "alright", "--lambda", "0.5", "--steps", "5",
+                                 "--learning-rate", "0.1", "--out", root.path, "--force"])
+        #expect(result.status == 1 && result.stderr.contains("is a directory"), "\(result.stderr)")
+        // A reference fit that diverges is refused, naming the file and the field.
+        var text = try String(contentsOfFile: figure2, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"learningRate\": 0.01", with: "\"learningRate\": 1e306")
+        let bad = root.appendingPathComponent("fit.json").path
+        try text.write(toFile: bad, atomically: true, encoding: .utf8)
+        let fit = try runCLI(["eval", "--instance", bad, "--theta", "0,0"])
+        #expect(fit.status == 1 && fit.stderr.contains("fit.json") && fit.stderr.contains("reference.fit: diverges"), "\(fit.stderr)")
+        // A missing manifest is one plain line.
+        let merge = try runCLI(["merge", root.appendingPathComponent("m").path, root.appendingPathComponent("nothing").path])
+        #expect(merge.status == 1 && merge.stderr.split(separator: "\n").count == 1 && !merge.stderr.contains("NSError")
+                && merge.stderr.contains("experiment.json"), "\(merge.stderr)")
     }
 }

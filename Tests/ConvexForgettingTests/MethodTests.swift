@@ -8,7 +8,7 @@ import Testing
     static let problem: Problem = {
         let instance = try! Instance.random(RandomInstanceSpec(dimension: 3, outputs: 3, dpoCount: 4, sftCount: 5,
                                                                featureBound: 1, beta: 0.8, weightDecay: 0.05, seed: 11))
-        return Problem(instance)
+        return try! Problem(instance)
     }()
 
     static func rows(_ spec: RunSpec, problem: Problem = problem) -> (rows: [TrajectoryRow], result: RunResult) {
@@ -194,6 +194,6 @@ import Testing
         #expect(file.sftFeatures.values == [0, 1, 0.5, -0.5] && file.targets == [0])
         #expect(file.beta == 1 && file.weightDecay == 0.02 && file.featureBound == 1)
         #expect(file.reference == .fit(initial: [-1, -1], learningRate: 0.01, steps: 1000))
-        #expect(Problem(file).defaultStart == [-1, -1])
+        #expect(try Problem(file).defaultStart == [-1, -1])
     }
 }

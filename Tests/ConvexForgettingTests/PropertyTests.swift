@@ -19,7 +19,7 @@ import Testing
 
     @Test func everyClaimOfCheckHolds() async throws {
         await propertyCheck(count: 40, input: Self.dimensions, Self.outputs, Self.counts, Self.betas, Self.seeds) { d, k, n, beta, seed in
-            let problem = Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
+            let problem = try Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
             let results = try ClaimChecks(points: 4, seed: UInt64(seed), lambda: 0.3).run(problem)
             for result in results {
                 #expect(result.passed, "\(result.claim): worst \(result.worst) vs \(result.comparison) \(result.limit) at \(result.location)")
@@ -29,7 +29,7 @@ import Testing
 
     @Test func hessiansArePositiveSemidefinite() async throws {
         await propertyCheck(count: 60, input: Self.dimensions, Self.outputs, Self.counts, Self.betas, Self.seeds) { d, k, n, beta, seed in
-            let problem = Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
+            let problem = try Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
             for theta in points(problem, seed: seed) {
                 for objective in [Objective.dpo, .sft, .mix(lambda: 0.7)] {
                     let h = problem.hessian(objective, at: theta)
@@ -43,7 +43,7 @@ import Testing
 
     @Test func convexityInequalityHolds() async throws {
         await propertyCheck(count: 60, input: Self.dimensions, Self.outputs, Self.counts, Self.betas, Self.seeds) { d, k, n, beta, seed in
-            let problem = Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
+            let problem = try Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
             let thetas = points(problem, seed: seed)
             for (x, y) in zip(thetas, thetas.dropFirst()) {
                 for objective in [Objective.dpo, .sft, .mix(lambda: 0.5)] {
@@ -61,7 +61,7 @@ import Testing
 
     @Test func perDatumGradientBounds() async throws {
         await propertyCheck(count: 60, input: Self.dimensions, Self.outputs, Self.counts, Self.betas, Self.seeds) { d, k, n, beta, seed in
-            let problem = Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
+            let problem = try Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
             // Far points too: the bounds hold for every theta.
             for theta in points(problem, seed: seed) + [[Double](repeating: 50, count: d)] {
                 for i in 0..<problem.dpo.count {
@@ -78,7 +78,7 @@ import Testing
 
     @Test func derivativesMatchFiniteDifferences() async throws {
         await propertyCheck(count: 40, input: Self.dimensions, Self.outputs, Self.counts, Self.betas, Self.seeds) { d, k, n, beta, seed in
-            let problem = Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
+            let problem = try Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
             for theta in points(problem, seed: seed, count: 2) {
                 for objective in [Objective.dpo, .sft, .mix(lambda: 0.4)] {
                     let (_, g) = problem.valueAndGradient(objective, at: theta)
@@ -116,7 +116,7 @@ import Testing
             }
             let changed = try instance.with(dpoFeatures: FeatureBlocks(dimension: d, offsets: instance.dpoFeatures.offsets, values: values))
             #expect(changed.dpoFeatures != instance.dpoFeatures)
-            let a = Problem(instance), b = Problem(changed)
+            let a = try Problem(instance), b = try Problem(changed)
             for theta in points(a, seed: seed) {
                 #expect(a.value(.dpo, at: theta) == b.value(.dpo, at: theta))
                 #expect(a.gradient(.dpo, at: theta) == b.gradient(.dpo, at: theta))
@@ -127,7 +127,7 @@ import Testing
     /// The Newton optimum is no worse than any sampled point and stationary when attained.
     @Test func newtonOptimumIsOptimal() async throws {
         await propertyCheck(count: 40, input: Self.dimensions, Self.outputs, Self.counts, Self.betas, Self.seeds) { d, k, n, beta, seed in
-            let problem = Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
+            let problem = try Problem(try Instance.random(randomSpec(dimension: d, outputs: k, count: n, beta: beta, seed: seed)))
             let scale = max(1, problem.featureBound * max(1, beta))
             for objective in [Objective.dpo, .sft, .mix(lambda: 0.5)] {
                 let optimum = try NewtonSolver().minimize(problem, objective)

@@ -25,7 +25,7 @@ struct DPOOnlyRule: SelectionRule {
 
     // Item 2: the library checks its arguments and throws typed errors.
     @Test func libraryRefusesBadArguments() throws {
-        let lowerBound = Problem(try InstanceFile.load(path: repositoryRoot.appendingPathComponent("Experiments/instances/lower-bound.json").path))
+        let lowerBound = try Problem(try InstanceFile.load(path: repositoryRoot.appendingPathComponent("Experiments/instances/lower-bound.json").path))
         var theorem41 = Theorem41Verification()
         theorem41.horizons = [100, 10]
         #expect(throws: ArgumentError("horizons", "must be ascending and >= 2")) { try theorem41.run(name: "lb", problem: lowerBound) }
@@ -76,7 +76,7 @@ struct DPOOnlyRule: SelectionRule {
 
     // Items 3 and 10: the Theorem 4.1 check rejects a wrong method handed in through the plug-in path.
     @Test func theorem41RejectsAMethodThatStepsOnOneObjectiveOnly() throws {
-        let problem = Problem(try InstanceFile.load(path: repositoryRoot.appendingPathComponent("Experiments/instances/lower-bound.json").path))
+        let problem = try Problem(try InstanceFile.load(path: repositoryRoot.appendingPathComponent("Experiments/instances/lower-bound.json").path))
         var verification = Theorem41Verification()
         verification.lambdas = [0.1]
         verification.horizons = [10, 100, 1_000, 10_000]
@@ -138,7 +138,7 @@ struct DPOOnlyRule: SelectionRule {
     static func dpoProblem(_ differences: [[Double]]) throws -> Problem {
         let bound = differences.map { norm($0) / 2 }.max()! * 1.01 + 1e-9
         let d = differences[0].count
-        return Problem(try makeInstance(dpo: differences.map { a in ([a.map { $0 / 2 }, a.map { -$0 / 2 }], 0, 1) },
+        return try Problem(try makeInstance(dpo: differences.map { a in ([a.map { $0 / 2 }, a.map { -$0 / 2 }], 0, 1) },
                                         sft: [([[Double](repeating: 0, count: d), [Double](repeating: 0, count: d)], 0)],
                                         bound: bound))
     }
@@ -202,7 +202,7 @@ struct DPOOnlyRule: SelectionRule {
 
     // Item 8: the kernels compute with `Stable`'s functions: the one-datum losses equal them exactly.
     @Test func kernelsUseTheStableFunctions() throws {
-        let problem = Problem(try makeInstance(dpo: [([[1], [-1]], 0, 1)], sft: [([[2], [-1], [0.5]], 0)], beta: 0.7))
+        let problem = try Problem(try makeInstance(dpo: [([[1], [-1]], 0, 1)], sft: [([[2], [-1], [0.5]], 0)], beta: 0.7))
         for theta in [-900.0, -3, -1e-9, 0, 0.25, 4, 1e3] {
             let z = 0.7 * (theta * 2)
             #expect(problem.value(.dpo, at: [theta]) == Stable.softplus(-z))

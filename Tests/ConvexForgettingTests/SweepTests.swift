@@ -145,7 +145,7 @@ import Testing
         for run in runs {
             let file = spec.instances[run.instance]  // resolved: absolute, or relative to the working directory
             let path = file.hasPrefix("/") ? file : repositoryRoot.appendingPathComponent(file).path
-            let problem = Problem(try InstanceFile.load(path: path))
+            let problem = try Problem(try InstanceFile.load(path: path))
             try run.spec.validate(dimension: problem.dimension)
         }
         if name == "maxright-k" { #expect(runs.map(\.spec.method.parameters.evalEvery) == [1, 10, 100, 1000]) }

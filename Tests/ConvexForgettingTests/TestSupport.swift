@@ -76,5 +76,5 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 
 /// The Figure 2 instance, from its file in the repository.
 func figure2Problem() throws -> Problem {
-    Problem(try InstanceFile.load(path: repositoryRoot.appendingPathComponent(Figure2.instancePath).path))
+    try Problem(try InstanceFile.load(path: repositoryRoot.appendingPathComponent(Figure2.instancePath).path))
 }

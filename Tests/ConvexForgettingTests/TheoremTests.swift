@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func lowerBoundInstanceMeetsTheConstruction() throws {
-        let problem = Problem(try InstanceFile.load(path: Self.lowerBound))
+        let problem = try Problem(try InstanceFile.load(path: Self.lowerBound))
         let analysis = try LowerBoundAnalysis(problem: problem)
         #expect(analysis.sftScale == 1 && analysis.squaredNorm == 2)
         // Two outputs per input, distinct inputs, features within the bound: validated by loading. The mix
@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func theorem41ConstantsMatchPropositionA1() throws {
-        let problem = Problem(try InstanceFile.load(path: Self.lowerBound))
+        let problem = try Problem(try InstanceFile.load(path: Self.lowerBound))
         let optimum = try NewtonSolver().minimize(problem, .mix(lambda: 0.25))
         let bound = try Theorem41Bound(problem: problem, lambda: 0.25, alpha0: 0.5, optimum: optimum, start: problem.defaultStart)
         // beta = 2, Phi = 1: M = 0.25 * 16 + 0.75 * 4 = 7; tight: beta ||dphi|| = 2 sqrt 2, ||phi_o - phi_t|| = sqrt 2.

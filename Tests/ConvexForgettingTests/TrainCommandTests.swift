@@ -36,7 +36,7 @@ import Testing
         #expect(second[4] == "mix" && Double(second[5]) == 0.05)
         #expect(Double(last[5]) == 0.05 / 300.0.squareRoot() && last[14] == "600")
         // The update identity from the parsed text: shortest round-trip numbers parse back exactly.
-        let problem = Problem(try InstanceFile.load(path: figure2))
+        let problem = try Problem(try InstanceFile.load(path: figure2))
         let theta0 = [Double(first[6])!, Double(first[7])!]
         let g = problem.gradient(.mix(lambda: 0.5), at: theta0)
         #expect(Double(second[6])! == theta0[0] - 0.05 * g[0] && Double(second[7])! == theta0[1] - 0.05 * g[1])

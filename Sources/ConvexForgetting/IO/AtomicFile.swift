@@ -28,8 +28,10 @@ public enum AtomicFile {
         guard manager.isWritableFile(atPath: directory) else {
             throw OutputError(path: path, message: "directory \(directory) is not writable")
         }
-        if !force, manager.fileExists(atPath: path) {
-            throw OutputError(path: path, message: "already exists (pass --force to overwrite)")
+        var targetIsDirectory: ObjCBool = false
+        if manager.fileExists(atPath: path, isDirectory: &targetIsDirectory) {
+            guard !targetIsDirectory.boolValue else { throw OutputError(path: path, message: "is a directory; name a file") }
+            if !force { throw OutputError(path: path, message: "already exists (pass --force to overwrite)") }
         }
     }
 

@@ -12,9 +12,17 @@ public struct Problem: Sendable {
     public var beta: Double { instance.beta }
     public var featureBound: Double { instance.featureBound }
 
-    public init(_ instance: Instance) {
+    /// Loads the instance at `path` (a JSON file or an .npy directory) and resolves it; every error names
+    /// the file.
+    public static func load(path: String) throws(FieldError) -> Problem {
+        let instance = try InstanceLoader.load(path: path)
+        return try SchemaDocument.attributed(to: path) { () throws(FieldError) in try Problem(instance) }
+    }
+
+    /// Throws when a fitted reference diverges (leaves the range where every loss is finite).
+    public init(_ instance: Instance) throws(FieldError) {
         self.instance = instance
-        let thetaRef = Self.referenceTheta(instance)
+        let thetaRef = try Self.referenceTheta(instance)
         self.thetaRef = thetaRef
         dpo = DPOLoss(features: instance.dpoFeatures, chosen: instance.chosen, rejected: instance.rejected,
                       beta: instance.beta, thetaRef: thetaRef)
@@ -23,7 +31,7 @@ public struct Problem: Sendable {
 
     /// theta_ref: given, or fitted by gradient descent on the mean negative log-likelihood of the DPO data's
     /// chosen outputs plus mu/2 ||theta||^2 (the paper fits pi_ref by SFT on the chosen responses).
-    static func referenceTheta(_ instance: Instance) -> [Double] {
+    static func referenceTheta(_ instance: Instance) throws(FieldError) -> [Double] {
         switch instance.reference {
         case .theta(let theta):
             return theta
@@ -41,6 +49,13 @@ public struct Problem: Sendable {
                     }
                 }
                 for k in 0..<d { theta[k] -= rate * gradient[k] }
+            }
+            // The fit may diverge with a large rate: refuse a theta_ref whose margins could overflow.
+            let largest = theta.reduce(0.0) { $0.isNaN || $1.isNaN ? .nan : max($0, abs($1)) }
+            let limit = 1e300 / (instance.featureBound * Double(d).squareRoot() * max(1, instance.beta))
+            guard largest <= limit else {
+                let reached = largest.isFinite ? "\(largest)" : "a non-finite value"
+                throw FieldError(path: "reference.fit", message: "diverges: theta_ref reaches \(reached) in \(steps) steps (lower learningRate)")
             }
             return theta
         }

@@ -16,6 +16,23 @@ public enum Limits {
     /// Bytes of dense d x d work (Hessians, Newton, the attainment tableau) unless `--max-memory` raises it.
     public static let defaultMaxMemory = 4 << 30
 
+    /// Bytes of CSV output a command may write unless `--max-output` raises it.
+    public static let defaultMaxOutput = 1 << 30
+
+    /// A generous estimate of a trajectory CSV: `rows` rows of d theta columns and 15 others, at most 25
+    /// characters a number.
+    public static func trajectoryBytes(rows: Int, dimension d: Int) -> Int? {
+        product([rows, d + 15, 25])
+    }
+
+    /// Throws unless `bytes` (nil: past Int.max) fit in `limit`.
+    public static func checkOutput(bytes: Int?, limit: Int) throws(ArgumentError) {
+        guard let bytes, bytes <= limit else {
+            let estimate = bytes.map { "about \($0 >> 20) MiB" } ?? "more than Int.max bytes"
+            throw ArgumentError("maxOutput", "is \(limit >> 20) MiB, but the recorded rows would take \(estimate); record fewer rows (--record log, every:N, final) or raise --max-output")
+        }
+    }
+
     /// a * b * ..., or nil on overflow.
     public static func product(_ factors: [Int]) -> Int? {
         var result = 1

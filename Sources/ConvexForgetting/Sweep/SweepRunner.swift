@@ -22,6 +22,8 @@ public struct SweepRunner: Sendable {
         public var gitCommit: String?
         /// Refuse grids of more runs (counted before the grid is built).
         public var maxRuns: Int
+        /// Bytes the assembled trajectories may take (estimated before any run).
+        public var maxOutput = Limits.defaultMaxOutput
         /// The exact solver's memory limit (`NewtonSolver.memoryLimit`).
         public var maxMemory = Limits.defaultMaxMemory
 
@@ -86,7 +88,7 @@ public struct SweepRunner: Sendable {
         var hashes: [String] = []
         for file in spec.instances {
             do {
-                problems.append(Problem(try InstanceLoader.load(path: file)))
+                problems.append(try Problem.load(path: file))
                 hashes.append(try ContentHash.of(path: file))
             } catch {
                 throw Failure(description: error.description)
@@ -97,6 +99,14 @@ public struct SweepRunner: Sendable {
             do { try Limits.checkDense(dimension: problem.dimension, forms: problem.linearFormCount, limit: options.maxMemory) } catch {
                 throw Failure(description: "\(file): --max-memory \(error.message)")
             }
+        }
+        var rows = 0
+        for run in ownedRuns {
+            let (sum, overflow) = rows.addingReportingOverflow(run.spec.record.maximumRows(steps: run.spec.maximumSteps))
+            rows = overflow ? Int.max : sum
+        }
+        do { try Limits.checkOutput(bytes: Limits.trajectoryBytes(rows: rows, dimension: dimension), limit: options.maxOutput) } catch {
+            throw Failure(description: "\(error.flag) \(error.message)")
         }
         for run in ownedRuns {
             do { try run.spec.validate(dimension: problems[run.instance].dimension) } catch {

@@ -57,6 +57,21 @@ public enum RecordMode: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The most rows a run of `steps` updates records (step 0 and the last included): what the output
+    /// limit is checked against before a run starts.
+    public func maximumRows(steps: Int) -> Int {
+        let steps = max(steps, 0)
+        switch self {
+        case .all: return steps == Int.max ? Int.max : steps + 1
+        case .final: return 1
+        case .every(let n): return steps / max(n, 1) + 2
+        case .steps(let list): return list.count + 1
+        case .log:
+            // At most one row per step of the first 21, then 50 per decade, plus the last.
+            return 22 + Int((50 * log10(Double(max(steps, 1)))).rounded(.up))
+        }
+    }
+
     private var isStepList: Bool {
         if case .steps = self { return true }
         return false
