@@ -142,20 +142,20 @@ import Testing
         let foreign = root.appendingPathComponent("foreign")
         try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
         try "notes".write(to: foreign.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
-        let refused = try runCLI(["sweep", yaml, "--out", foreign.path])
+        let refused = try runCLI(["sweep", yaml, "--out", foreign.path, "--max-output", "100000"])
         #expect(refused.status == 1 && refused.stderr.contains("holds no sweep"), "\(refused.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: foreign.path) == ["notes.txt"])
         // A second sweep into a directory a running sweep holds fails at once.
         let busy = root.appendingPathComponent("busy").path
         let first = Process()
         first.executableURL = forgettingExecutable()
-        first.arguments = ["sweep", yaml, "--out", busy, "--threads", "1"]
+        first.arguments = ["sweep", yaml, "--out", busy, "--threads", "1", "--max-output", "100000"]
         first.standardError = FileHandle.nullDevice
         try first.run()
         defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: busy + "/experiment.json") { Thread.sleep(forTimeInterval: 0.05) }
         let started = Date()
-        let second = try runCLI(["sweep", yaml, "--out", busy, "--force"])
+        let second = try runCLI(["sweep", yaml, "--out", busy, "--force", "--max-output", "100000"])
         #expect(second.status == 1 && second.stderr.contains("another sweep or merge"), "\(second.stderr)")
         #expect(Date().timeIntervalSince(started) < 5)
         let merge = try runCLI(["merge", busy, busy])

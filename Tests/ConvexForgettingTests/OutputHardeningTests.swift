@@ -9,7 +9,7 @@ import Testing
 
     func trainArguments(steps: Int, out: String, record: String = "all") -> [String] {
         ["train", "--instance", figure2, "--method", "alright", "--lambda", "0.5", "--steps", "\(steps)",
-         "--learning-rate", "0.01", "--record", record, "--out", out]
+         "--learning-rate", "0.01", "--record", record, "--max-output", "100000", "--out", out]
     }
 
     func contents(_ directory: URL) throws -> [String] {

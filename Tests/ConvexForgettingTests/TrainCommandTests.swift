@@ -91,7 +91,7 @@ import Testing
         let process = Process()
         process.executableURL = forgettingExecutable()
         process.arguments = ["train", "--instance", figure2, "--method", "alright", "--lambda", "0.5", "--steps", "20000000",
-                             "--learning-rate", "0.01", "--record", "all", "--out", out]
+                             "--learning-rate", "0.01", "--record", "all", "--max-output", "100000", "--out", out]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
