@@ -23,7 +23,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let problem = try instance.load()
+        let problem = try instance.load(dense: true)
         let point = try parseVector(theta, flag: "--theta")
         guard point.count == problem.dimension else {
             throw ValidationError("--theta has \(point.count) entries, but the instance has dimension \(problem.dimension)")

@@ -21,9 +21,16 @@ struct MemoryOption: ParsableArguments {
         return solver
     }
 
-    /// Refuses `problem` (from `path`) when its dense work would pass the limit.
-    func check(_ problem: Problem, path: String) throws {
-        do { try Limits.checkDense(dimension: problem.dimension, forms: problem.linearFormCount, limit: bytes) } catch {
+    /// Refuses `problem` (from `path`) when the exact solver (dense, or matrix-free for large d) would pass
+    /// the limit, or, with `dense`, when a d x d Hessian would.
+    func check(_ problem: Problem, path: String, dense: Bool = false) throws {
+        do {
+            if dense {
+                try Limits.checkDense(dimension: problem.dimension, forms: problem.linearFormCount, limit: bytes)
+            } else {
+                _ = try Limits.solverMode(dimension: problem.dimension, forms: problem.linearFormCount, limit: bytes)
+            }
+        } catch {
             throw CommandFailure("\(path): --max-memory \(error.message)")
         }
     }
@@ -36,9 +43,10 @@ struct InstanceOption: ParsableArguments {
 
     @OptionGroup var memory: MemoryOption
 
-    func load() throws -> Problem {
+    /// The problem; `dense` for commands that form d x d Hessians (eval, check).
+    func load(dense: Bool = false) throws -> Problem {
         let problem = try loadProblem(instance)
-        try memory.check(problem, path: instance)
+        try memory.check(problem, path: instance, dense: dense)
         return problem
     }
 }

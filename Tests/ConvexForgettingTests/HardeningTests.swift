@@ -225,22 +225,48 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: r5.appendingPathComponent("o").path))
     }
 
-    @Test func denseWorkIsCheckedFirst() throws {
+    @Test func denseWorkIsCheckedFirstAndLargeInstancesGoMatrixFree() throws {
         let root = try temporaryDirectory()
         let wide = root.appendingPathComponent("wide.json").path
         #expect(try runCLI(["instance", "random", "--dim", "100000", "--outputs", "2", "--dpo", "1", "--sft", "1", "--out", wide]).status == 0)
+        // Commands that form d x d Hessians refuse it up front, naming d and the bytes.
+        try refused(["check", "--instance", wide, "--points", "2"], ["wide.json", "--max-memory", "d = 100000", "MiB"])
+        // Training needs only exact optima: the matrix-free solver serves d = 100000.
         let out = root.appendingPathComponent("t.csv").path
-        try refused(["train", "--instance", wide, "--method", "alright", "--lambda", "0.5", "--steps", "3", "--learning-rate", "0.1", "--out", out],
-                    ["wide.json", "--max-memory", "d = 100000"])
-        #expect(!FileManager.default.fileExists(atPath: out))
-        try refused(["check", "--instance", wide, "--points", "2"], ["d = 100000"])
-        // Raising the limit lets a mid-size instance through; the library refuses with the same numbers.
-        let problem = try Problem(try Instance.random(RandomInstanceSpec(dimension: 300, outputs: 2, dpoCount: 1, sftCount: 1)))
-        var solver = NewtonSolver()
-        solver.memoryLimit = 1 << 20
-        #expect(throws: ArgumentError.self) { try solver.minimize(problem, .dpo) }
-        solver.memoryLimit = 64 << 20
-        #expect(try solver.minimize(problem, .dpo).theta.count == 300)
+        let train = try runCLI(["train", "--instance", wide, "--method", "alright", "--lambda", "0.5", "--steps", "3",
+                                "--learning-rate", "0.1", "--record", "final", "--out", out])
+        #expect(train.status == 0, "\(train.stderr)")
+        // ... and refuses when even that does not fit.
+        try refused(["train", "--instance", wide, "--method", "alright", "--lambda", "0.5", "--steps", "3", "--learning-rate", "0.1",
+                     "--out", root.appendingPathComponent("u.csv").path, "--max-memory", "1"], ["matrix-free", "d = 100000"])
+    }
+
+    /// The matrix-free solver (conjugate gradients on Hessian-vector products, the LP on the Gram matrix)
+    /// finds the dense solver's optimum.
+    @Test(arguments: [0.0, 0.05])
+    func matrixFreeSolverAgreesWithTheDenseOne(_ weightDecay: Double) throws {
+        let problem = try Problem(try Instance.random(RandomInstanceSpec(dimension: 40, outputs: 3, dpoCount: 6, sftCount: 7,
+                                                                          weightDecay: weightDecay, seed: 9)))
+        let dense = NewtonSolver()
+        var free = NewtonSolver()
+        free.memoryLimit = Limits.matrixFreeBytes(dimension: 40, forms: problem.linearFormCount)!  // below the dense need
+        #expect(free.memoryLimit < Limits.denseBytes(dimension: 40, forms: problem.linearFormCount)!)
+        for objective in [Objective.dpo, .sft, .mix(lambda: 0.3), .mix(lambda: 0.8)] {
+            let a = try dense.minimize(problem, objective), b = try free.minimize(problem, objective)
+            #expect(a.attained == b.attained, "\(objective)")
+            #expect(abs(a.value - b.value) <= 1e-9 * max(1, abs(a.value)), "\(objective): \(a.value) vs \(b.value)")
+            if a.attained { #expect(b.gradientNorm <= 1e-8, "\(objective): \(b.gradientNorm)") }
+        }
+        // Hessian-vector products equal the dense Hessian times v.
+        var rng = Xoshiro256StarStar(seed: 2)
+        let theta = (0..<40).map { _ in rng.gaussian() }, v = (0..<40).map { _ in rng.gaussian() }
+        for objective in [Objective.dpo, .sft, .mix(lambda: 0.4)] {
+            let h = problem.hessian(objective, at: theta), hv = problem.hessianVector(objective, at: theta, v)
+            for r in 0..<40 {
+                let expected = (0..<40).reduce(0.0) { $0 + h[r * 40 + $1] * v[$1] }
+                #expect(abs(hv[r] - expected) <= 1e-12 * max(1, abs(expected)))
+            }
+        }
     }
 
     @Test func otherDeclaredSizes() throws {

@@ -77,6 +77,20 @@ public struct DPOLoss: LossStorage {
         }
     }
 
+    /// Adds `scale` times the mean Hessian times `v` to `result`, without forming the Hessian:
+    /// (1/N) sum_i beta^2 sigma(z_i) sigma(-z_i) (dphi_i . v) dphi_i. O(N d).
+    func addHessianVector(_ theta: UnsafePointer<Double>, _ v: UnsafePointer<Double>, scale: Double,
+                          into result: UnsafeMutablePointer<Double>) {
+        withView { view in
+            for i in 0..<count {
+                let z = view.margin(i, theta)
+                let row = view.dphi + i * dimension
+                let weight = beta * beta * Stable.sigmoid(z) * Stable.sigmoid(-z) * Kernels.dot(row, v, dimension)
+                Kernels.axpy(scale * weight / Double(count), row, result, dimension)
+            }
+        }
+    }
+
     /// Adds `scale` times the mean Hessian to the upper triangle of the row-major `hessian`.
     public func addHessian(_ theta: UnsafePointer<Double>, scale: Double, into hessian: UnsafeMutablePointer<Double>) {
         var rows = [Double](repeating: 0, count: count * dimension)

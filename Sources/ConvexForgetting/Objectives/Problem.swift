@@ -158,6 +158,23 @@ public struct Problem: Sendable {
         return h
     }
 
+    /// The exact Hessian of f at theta times v, without forming the Hessian (O(data) work, O(d) memory):
+    /// what the matrix-free solver of large instances uses.
+    public func hessianVector(_ objective: Objective, at theta: [Double], _ v: [Double]) -> [Double] {
+        precondition(theta.count == dimension && v.count == dimension)
+        let (a, b) = objective.weights
+        var result = v.map { weightDecay * $0 }
+        theta.withUnsafeBufferPointer { tp in
+            v.withUnsafeBufferPointer { vp in
+                result.withUnsafeMutableBufferPointer { rp in
+                    if a != 0 { dpo.addHessianVector(tp.baseAddress!, vp.baseAddress!, scale: a, into: rp.baseAddress!) }
+                    if b != 0 { sft.addHessianVector(tp.baseAddress!, vp.baseAddress!, scale: b, into: rp.baseAddress!) }
+                }
+            }
+        }
+        return result
+    }
+
     /// The gradient of one datum's loss term (no weight decay): the stochastic gradient of Prop. A.1,
     /// whose norm is at most 2 beta Phi (DPO) or 2 Phi (SFT).
     public func datumGradient(_ objective: Objective, datum i: Int, at theta: [Double]) -> (loss: Double, gradient: [Double]) {

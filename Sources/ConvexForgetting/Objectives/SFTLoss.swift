@@ -152,6 +152,29 @@ public struct SFTLoss: LossStorage {
         }
     }
 
+    /// Adds `scale` times the mean Hessian times `v` to `result`, without forming the Hessian: per datum
+    /// Cov_p[phi] v = sum_j p_j (u_j - E_p u) phi_j with u_j = phi_j . v. O(sum_i K_i d).
+    func addHessianVector(_ theta: UnsafePointer<Double>, _ v: UnsafePointer<Double>, scale: Double,
+                          into result: UnsafeMutablePointer<Double>) {
+        let d = dimension
+        let coefficient = scale / Double(count)
+        withView { view in
+            let p = view.logits
+            for i in 0..<count {
+                let (block, k, _, _, sum) = view.exponentials(i, theta, into: p)
+                var mean = 0.0
+                for j in 0..<k {
+                    p[j] /= sum
+                    mean += p[j] * Kernels.dot(block + j * d, v, d)
+                }
+                for j in 0..<k {
+                    let w = p[j] * (Kernels.dot(block + j * d, v, d) - mean)
+                    if w != 0 { Kernels.axpy(coefficient * w, block + j * d, result, d) }
+                }
+            }
+        }
+    }
+
     /// Adds `scale` times the mean Hessian, the mean softmax covariance of the features, to the upper
     /// triangle of `hessian`. Uses the centred rows sqrt(p_j) (phi_j - E_p phi), so that every datum's
     /// contribution is a Gram matrix (PSD up to rounding), not a difference of two.

@@ -47,10 +47,30 @@ public enum Attainment {
 
     /// True when `objective` has a finite minimizer. `pivotLimit` bounds the simplex pivots (default
     /// 50 (m + d + 10)); reaching it throws.
-    public static func isAttained(_ problem: Problem, _ objective: Objective, pivotLimit: Int? = nil) throws(PivotLimitReached) -> Bool {
+    ///
+    /// With `gram`, the LP is posed on the m x m Gram matrix G = A A^T instead of A^T (d rows): A^T u = c
+    /// with c = -A^T 1 in the row space of A holds exactly when G u = A c (a difference in the row space
+    /// that A maps to 0 is 0), so the answer is the same with m rows instead of d: the form for large d.
+    public static func isAttained(_ problem: Problem, _ objective: Objective, pivotLimit: Int? = nil,
+                                  gram: Bool = false) throws(PivotLimitReached) -> Bool {
         if problem.weightDecay > 0 { return true }
-        let d = problem.dimension
-        let (forms, m) = linearForms(problem, objective)
+        var d = problem.dimension
+        var (forms, m) = linearForms(problem, objective)
+        if gram {
+            var g = [Double](repeating: 0, count: m * m)
+            forms.withUnsafeBufferPointer { fp in
+                let f = fp.baseAddress!
+                for i in 0..<m {
+                    for j in i..<m {
+                        let v = Kernels.dot(f + i * d, f + j * d, d)
+                        g[i * m + j] = v
+                        g[j * m + i] = v
+                    }
+                }
+            }
+            forms = g
+            d = m
+        }
         // Right-hand side c = -A^T 1.
         var rhs = [Double](repeating: 0, count: d)
         var largest = 0.0

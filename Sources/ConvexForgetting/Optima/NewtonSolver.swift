@@ -37,8 +37,8 @@ public struct NewtonSolver: Sendable {
     /// Throws `ArgumentError` (over `memoryLimit`) or `Attainment.PivotLimitReached`.
     public func minimize(_ problem: Problem, _ objective: Objective, from start: [Double]? = nil) throws -> Optimum {
         let d = problem.dimension
-        try Limits.checkDense(dimension: d, forms: problem.linearFormCount, limit: memoryLimit)
-        let attained = try Attainment.isAttained(problem, objective, pivotLimit: pivotLimit)
+        let dense = try Limits.solverMode(dimension: d, forms: problem.linearFormCount, limit: memoryLimit)
+        let attained = try Attainment.isAttained(problem, objective, pivotLimit: pivotLimit, gram: !dense)
         let scale = max(1, problem.featureBound * max(1, problem.beta))
         let tolerance = gradientTolerance * scale
         var theta = start ?? problem.thetaRef
@@ -50,19 +50,8 @@ public struct NewtonSolver: Sendable {
             // Without a minimizer the gradient vanishes only in the limit: stop on the value instead.
             if attained ? gradientNorm <= tolerance : gradientNorm == 0 { break }
             iterations += 1
-            let h = problem.hessian(objective, at: theta)
-            var delta = min(1, gradientNorm)
-            var direction: [Double]?
-            while direction == nil {
-                var regularised = h
-                for k in 0..<d { regularised[k * d + k] += delta }
-                direction = LinearAlgebra.solvePositiveDefinite(regularised, g.map { -$0 }, n: d)
-                if direction == nil {
-                    delta = max(delta * 10, 1e-12)
-                    if delta > 1e12 { break }
-                }
-            }
-            guard let p = direction else { break }
+            guard let p = dense ? denseDirection(problem, objective, theta, g, gradientNorm)
+                                : conjugateGradientDirection(problem, objective, theta, g, gradientNorm) else { break }
             let slope = zip(g, p).reduce(0) { $0 + $1.0 * $1.1 }  // g . p < 0
             var step = 1.0
             var accepted = false
@@ -95,6 +84,53 @@ public struct NewtonSolver: Sendable {
             }
         }
         return Optimum(value: f, theta: theta, gradientNorm: gradientNorm, attained: attained, iterations: iterations)
+    }
+
+    /// The regularised Newton direction (H + delta I) p = -g by Cholesky, delta = min(1, ||g||) raised
+    /// tenfold while the factorization fails.
+    private func denseDirection(_ problem: Problem, _ objective: Objective, _ theta: [Double], _ g: [Double],
+                                _ gradientNorm: Double) -> [Double]? {
+        let d = problem.dimension
+        let h = problem.hessian(objective, at: theta)
+        var delta = min(1, gradientNorm)
+        while true {
+            var regularised = h
+            for k in 0..<d { regularised[k * d + k] += delta }
+            if let direction = LinearAlgebra.solvePositiveDefinite(regularised, g.map { -$0 }, n: d) { return direction }
+            delta = max(delta * 10, 1e-12)
+            if delta > 1e12 { return nil }
+        }
+    }
+
+    /// The same direction without forming H (large d): conjugate gradients on (H + delta I) p = -g with
+    /// Hessian-vector products, to the relative residual min(0.5, sqrt ||g||) (inexact Newton, superlinear
+    /// near the minimizer). H + delta I is positive definite, so CG is well defined; at most 2d + 50 steps.
+    private func conjugateGradientDirection(_ problem: Problem, _ objective: Objective, _ theta: [Double],
+                                            _ g: [Double], _ gradientNorm: Double) -> [Double]? {
+        let d = problem.dimension
+        let delta = min(1, gradientNorm)
+        let tolerance = min(0.5, gradientNorm.squareRoot()) * gradientNorm
+        var x = [Double](repeating: 0, count: d)
+        var r = g.map { -$0 }
+        var p = r
+        var rr = r.reduce(0) { $0 + $1 * $1 }
+        for _ in 0..<(2 * d + 50) where rr.squareRoot() > tolerance {
+            let hp = problem.hessianVector(objective, at: theta, p)
+            var curvature = 0.0
+            for k in 0..<d { curvature += p[k] * (hp[k] + delta * p[k]) }
+            guard curvature > 0 else { break }
+            let alpha = rr / curvature
+            var next = 0.0
+            for k in 0..<d {
+                x[k] += alpha * p[k]
+                r[k] -= alpha * (hp[k] + delta * p[k])
+                next += r[k] * r[k]
+            }
+            for k in 0..<d { p[k] = r[k] + next / rr * p[k] }
+            rr = next
+        }
+        // A descent direction, or the steepest-descent one if CG made no progress.
+        return x.allSatisfy({ $0 == 0 }) ? g.map { -$0 } : x
     }
 
     private func norm(_ v: [Double]) -> Double { v.reduce(0) { $0 + $1 * $1 }.squareRoot() }

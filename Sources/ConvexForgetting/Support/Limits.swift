@@ -52,6 +52,24 @@ public enum Limits {
         return overflow ? nil : product([doubles, 8])
     }
 
+    /// The bytes of the matrix-free solver: the m linear forms (m x d), their Gram matrix and the LP on it
+    /// (about 3 m^2), and a dozen vectors of length d; nil past Int.
+    public static func matrixFreeBytes(dimension d: Int, forms m: Int) -> Int? {
+        guard let forms = product([m, d]), let gram = product([3, m, m]), let vectors = product([12, d]) else { return nil }
+        let (a, o1) = forms.addingReportingOverflow(gram)
+        let (b, o2) = a.addingReportingOverflow(vectors)
+        return o1 || o2 ? nil : product([b, 8])
+    }
+
+    /// Whether the exact solver works dense (true) or matrix-free (false) within `limit` bytes; throws when
+    /// neither fits.
+    public static func solverMode(dimension d: Int, forms m: Int, limit: Int) throws(ArgumentError) -> Bool {
+        if let dense = denseBytes(dimension: d, forms: m), dense <= limit { return true }
+        if let free = matrixFreeBytes(dimension: d, forms: m), free <= limit { return false }
+        let need = matrixFreeBytes(dimension: d, forms: m).map { "\($0 / (1 << 20)) MiB" } ?? "more than Int.max bytes"
+        throw ArgumentError("maxMemory", "is \(limit / (1 << 20)) MiB, but even the matrix-free solver for d = \(d) and \(m) linear forms needs \(need); raise --max-memory or use a smaller instance")
+    }
+
     /// Throws unless dense work on dimension d with m forms fits in `limit` bytes.
     public static func checkDense(dimension d: Int, forms m: Int, limit: Int) throws(ArgumentError) {
         guard let bytes = denseBytes(dimension: d, forms: m), bytes <= limit else {

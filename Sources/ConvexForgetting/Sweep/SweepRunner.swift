@@ -96,7 +96,7 @@ public struct SweepRunner: Sendable {
         }
         let dimension = problems.map(\.dimension).max() ?? 0
         for (file, problem) in zip(spec.instances, problems) {
-            do { try Limits.checkDense(dimension: problem.dimension, forms: problem.linearFormCount, limit: options.maxMemory) } catch {
+            do { _ = try Limits.solverMode(dimension: problem.dimension, forms: problem.linearFormCount, limit: options.maxMemory) } catch {
                 throw Failure(description: "\(file): --max-memory \(error.message)")
             }
         }

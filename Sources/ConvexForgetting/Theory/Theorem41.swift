@@ -151,6 +151,8 @@ public struct Theorem41Verification: Sendable {
             guard optima.mix.attained else {
                 throw NotAttained(description: "\(name): the minimum of f_mix at lambda = \(lambda) is not attained")
             }
+            // D needs the Hessian's eigenvectors at the optimum: dense work.
+            try Limits.checkDense(dimension: problem.dimension, forms: problem.linearFormCount, limit: solver.memoryLimit)
             let bound = try Theorem41Bound(problem: problem, lambda: lambda, alpha0: alpha0, optimum: optima.mix, start: start)
             let trainer = Trainer(problem: problem, optima: optima)
             // theta_T is the iterate after T - 1 updates.
