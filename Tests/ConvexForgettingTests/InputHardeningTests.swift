@@ -3,9 +3,9 @@ import Foundation
 import PropertyBased
 import Testing
 
-/// No crash, no hang, no silent loss, whatever the input: the reader of .npy arrays refuses what is not a
-/// regular file before it could block on it, checks every size in a header against the real file before it
-/// allocates, and says what is wrong in one line naming the file.
+/// No crash, no hang, no silent loss, whatever the input: the readers of .npy arrays and of JSON/YAML files
+/// refuse what is not a regular file before they could block on it, check every size in a header against the
+/// real file before they allocate, and say what is wrong in one line naming the file.
 @Suite struct InputHardeningTests {
     // MARK: - .npy: what is not a regular file
 
@@ -145,6 +145,83 @@ import Testing
             let error = try #require(throws: FieldError.self) { try InstanceLoader.load(path: directory) }
             #expect(error == FieldError(file: directory + "/\(name).npy", path: "", message: message))
         }
+    }
+
+    // MARK: - JSON and YAML files
+
+    @Test func schemaFilesMustBeRegularFiles() throws {
+        let directory = try temporaryDirectory()
+        let fifo = directory.appendingPathComponent("instance.json").path
+        #expect(mkfifo(fifo, 0o644) == 0)
+        let yamlFIFO = directory.appendingPathComponent("experiment.yaml").path
+        #expect(mkfifo(yamlFIFO, 0o644) == 0)
+        let folder = directory.appendingPathComponent("folder.json").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        let cases: [(String, String, Bool)] = [
+            (fifo, "is not a regular file (it is a FIFO)", false), (yamlFIFO, "is not a regular file (it is a FIFO)", true),
+            ("/dev/null", "is not a regular file (it is a character device)", false),
+            ("/dev/zero", "is not a regular file (it is a character device)", true),
+            (folder, "is a directory, not a file", false),
+        ]
+        for (path, message, yaml) in cases {
+            let error = try #require(withDeadline(2) { () -> FieldError? in
+                do throws(FieldError) {
+                    if yaml { _ = try ExperimentSpec.load(path: path) } else { _ = try InstanceFile.load(path: path) }
+                    return nil
+                } catch { return error }
+            }, "\(path) hung")
+            #expect(error == FieldError(file: path, path: "", message: message))
+        }
+        // The instance.json of an .npy directory goes through the same reader.
+        let npy = try npyInstanceDirectory()
+        try FileManager.default.removeItem(atPath: npy + "/instance.json")
+        #expect(mkfifo(npy + "/instance.json", 0o644) == 0)
+        let result = try #require(try runCLI(["check", "--instance", npy, "--points", "2"], timeout: 10), "the CLI hung on a FIFO")
+        #expect(result.status == 1)
+        let line = result.stderr.split(separator: "\n").first { !$0.isEmpty } ?? ""
+        #expect(line.contains("instance.json: is not a regular file (it is a FIFO)"), "\(result.stderr)")
+    }
+
+    @Test func byteOrderMarksAreSkipped() throws {
+        let directory = try temporaryDirectory()
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("Experiments/instances/example.json"), encoding: .utf8)
+        let plain = directory.appendingPathComponent("plain.json").path
+        let marked = directory.appendingPathComponent("marked.json").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: plain))
+        try Data([0xEF, 0xBB, 0xBF] + Array(text.utf8)).write(to: URL(fileURLWithPath: marked))
+        #expect(try InstanceFile.load(path: marked) == InstanceFile.load(path: plain))
+
+        let instance = directory.appendingPathComponent("instances/example.json")
+        try FileManager.default.createDirectory(at: instance.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: instance)
+        let yaml = "name: marked\ninstances: [instances/example.json]\nmethods: [alright]\nlambdas: [0.5]\nsteps: [10]\nseeds: [0]\nschedules: [{name: constant, rate: 0.1}]\n"
+        let yamlPlain = directory.appendingPathComponent("plain.yaml").path
+        let yamlMarked = directory.appendingPathComponent("marked.yaml").path
+        try Data(yaml.utf8).write(to: URL(fileURLWithPath: yamlPlain))
+        try Data([0xEF, 0xBB, 0xBF] + Array(yaml.utf8)).write(to: URL(fileURLWithPath: yamlMarked))
+        let spec = try ExperimentSpec.load(path: yamlMarked)
+        #expect(spec == (try ExperimentSpec.load(path: yamlPlain)) && spec.name == "marked")
+
+        // A mark in the middle is not skipped, and non-UTF-8 YAML is still named as such.
+        let middle = directory.appendingPathComponent("middle.json").path
+        try Data(Array("  ".utf8) + [0xEF, 0xBB, 0xBF] + Array(text.utf8)).write(to: URL(fileURLWithPath: middle))
+        let error = try #require(throws: FieldError.self) { try InstanceFile.load(path: middle) }
+        #expect(error.file == middle && error.message.hasPrefix("malformed JSON at line 1, column 3"))
+        let latin1 = directory.appendingPathComponent("latin1.yaml").path
+        try Data([0x6E, 0x61, 0x6D, 0x65, 0x3A, 0x20, 0xE9, 0x0A]).write(to: URL(fileURLWithPath: latin1))
+        #expect(throws: FieldError(file: latin1, path: "", message: "is not UTF-8 text")) { try ExperimentSpec.load(path: latin1) }
+    }
+
+    @Test func filesAboveOneGiBAreRefusedUnread() throws {
+        let path = try temporaryDirectory().appendingPathComponent("huge.json").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("{".utf8)))
+        // A sparse file: its size costs no disk and, refused by size, no memory either.
+        #expect(truncate(path, (1 << 30) + 1) == 0)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let error = try #require(withDeadline(2) { () -> FieldError? in
+            do throws(FieldError) { _ = try InstanceFile.load(path: path); return nil } catch { return error }
+        })
+        #expect(error == FieldError(file: path, path: "", message: "is 1073741825 bytes; input files are limited to 1 GiB"))
     }
 }
 
