@@ -223,6 +223,31 @@ import Testing
         })
         #expect(error == FieldError(file: path, path: "", message: "is 1073741825 bytes; input files are limited to 1 GiB"))
     }
+
+    // MARK: - Feature norms without overflow or underflow
+
+    /// The expected norms are the correctly rounded ones (Python's math.hypot agrees).
+    @Test func featureNormsAreExactBeyondTheSquaresRange() throws {
+        let cases: [([Double], Double, String)] = [
+            // sqrt(2) 1e200, which Swift prints in its shortest form (1.4142135623730951e+200 is the same double).
+            ([1e200, 1e200], 1, "has norm 1.414213562373095e+200 above featureBound 1.0 (Assumption 3.2)"),
+            ([3e200, -4e200], 1e300, ""),
+            ([-1e-170, 0], 1e-200, "has norm 1e-170 above featureBound 1e-200 (Assumption 3.2)"),
+            ([3e-170, 4e-170], 4.9e-170, "has norm 5e-170 above featureBound 4.9e-170 (Assumption 3.2)"),
+            ([3e-170, 4e-170], 5e-170, ""),
+        ]
+        #expect(Double("1.4142135623730951e+200") == 1.414213562373095e+200)
+        for (vector, bound, message) in cases {
+            let build = { () throws -> Instance in
+                try makeInstance(dpo: [([vector, [0, 0]], 0, 1)], sft: [([[0, 0], [0, 0]], 0)], bound: bound)
+            }
+            if message.isEmpty {
+                #expect(throws: Never.self) { try build() }
+            } else {
+                #expect(throws: FieldError(path: "dpo[0].features[0]", message: message)) { try build() }
+            }
+        }
+    }
 }
 
 // MARK: - .npy files, whole or damaged
