@@ -39,6 +39,17 @@ public enum NPYInstance {
         }
         let (n, k, d) = (dpo.shape[0], dpo.shape[1], dpo.shape[2])
         let (m, ks) = (sft.shape[0], sft.shape[1])
+        // A zero among outputs and dimension makes an empty array whatever the count, so the file's size does
+        // not bound the count: refuse it here, before count + 1 offsets are built (validation would refuse
+        // it too, but only after).
+        for (name, shape) in [("dpo_features", dpo.shape), ("sft_features", sft.shape)] where shape[0] > 0 {
+            guard shape[2] >= 1 else {
+                throw FieldError(file: file(name + ".npy"), path: "", message: "shape \(shape): feature vectors must have at least one entry")
+            }
+            guard shape[1] >= 2 else {
+                throw FieldError(file: file(name + ".npy"), path: "", message: "shape \(shape): every input needs at least 2 outputs, got \(shape[1])")
+            }
+        }
         guard sft.shape[2] == d else {
             throw FieldError(file: file("sft_features.npy"), path: "", message: "dimension \(sft.shape[2]) differs from dpo_features' \(d)")
         }

@@ -20,13 +20,34 @@ enum SchemaDocument {
         case yaml
     }
 
-    /// Reads and parses a file; errors name it.
+    /// Reads and parses a file; errors name it. Only a regular file of at most `sizeLimit` bytes is read
+    /// (a FIFO or device is refused before it is opened, see `InputFile`), and a UTF-8 byte-order mark at
+    /// its start is skipped.
     static func load(path: String, format: Format) throws(FieldError) -> JSONFields {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw FieldError(file: path, path: "", message: "cannot read the file (\(reason(error)))")
-        }
+        var data = try readRegularFile(path)
+        if data.starts(with: [0xEF, 0xBB, 0xBF]) { data.removeFirst(3) }
         return try attributed(to: path) { () throws(FieldError) in try parse(data, format: format) }
+    }
+
+    /// The largest file read: 1 GiB, far above any experiment file or manifest and above any instance that
+    /// JSON suits (larger data belongs in .npy arrays), so that a wrong path cannot make the parser eat memory.
+    private static let sizeLimit = 1 << 30
+
+    /// The bytes of the regular file at `path`, refused above `sizeLimit`.
+    private static func readRegularFile(_ path: String) throws(FieldError) -> Data {
+        func fail(_ message: String) -> FieldError { FieldError(file: path, path: "", message: message) }
+        let (fd, size): (Int32, Int)
+        do { (fd, size) = try InputFile.open(path, kind: "a file", unreadable: "cannot read the file") } catch {
+            throw fail(error.message)
+        }
+        defer { close(fd) }
+        guard size <= sizeLimit else { throw fail("is \(size) bytes; input files are limited to 1 GiB") }
+        // One byte beyond the size seen, to notice a file that grew since.
+        var data = Data(count: size + 1)
+        let done = data.withUnsafeMutableBytes { InputFile.read(fd, into: $0.baseAddress!, count: size + 1) }
+        guard done <= size else { throw fail("changed while it was read") }
+        data.count = done
+        return data
     }
 
     /// Parses a document.

@@ -94,7 +94,11 @@ public struct Instance: Sendable, Equatable {
                     if !squared.isFinite, let bad = table.feature(i, j).first(where: { !$0.isFinite }) {
                         throw fail("\(label)[\(i)].features[\(j)]", "contains a non-finite number \(bad)")
                     }
-                    let norm = squared.squareRoot()
+                    // The one pass is exact enough unless the squares of finite entries overflowed (1e200: the
+                    // sum is infinite) or underflowed (1e-170: the sum is 0 or subnormal, precision lost);
+                    // then, and only then, the scaled form.
+                    let norm = squared.isFinite && squared >= .leastNormalMagnitude
+                        ? squared.squareRoot() : Self.scaledNorm(table.feature(i, j))
                     // A relative slack of 1e-12 so that vectors normalised to exactly Phi pass.
                     guard norm <= featureBound * (1 + 1e-12) else {
                         throw fail("\(label)[\(i)].features[\(j)]",
@@ -133,6 +137,16 @@ public struct Instance: Sendable, Equatable {
                 throw fail("reference.fit.steps", "must be > 0 and at most \(Limits.referenceFitSteps), got \(steps)")
             }
         }
+    }
+
+    /// ||v|| for finite entries without overflow or underflow: the entries are divided by the largest
+    /// magnitude before they are squared, and the root multiplied back. The scale is that magnitude's power
+    /// of two, so that dividing and multiplying back are exact.
+    static func scaledNorm(_ v: ArraySlice<Double>) -> Double {
+        let largest = v.reduce(0) { max($0, abs($1)) }
+        guard largest > 0 else { return 0 }
+        let scale = Double(sign: .plus, exponent: largest.exponent, significand: 1)
+        return scale * v.reduce(0) { $0 + ($1 / scale) * ($1 / scale) }.squareRoot()
     }
 
     static func checkVector(_ v: [Double], path: String, dimension d: Int) throws(FieldError) {
