@@ -8,6 +8,12 @@ struct VerifyCommand: ParsableCommand {
         subcommands: [Theorem33Command.self, Theorem41Command.self])
 }
 
+/// validate() of a verify command: the library checks the parameters, and a --csv target must be writable.
+func validateVerification(csv: String?, force: Bool, _ parameters: () throws -> Void) throws {
+    try parameters()
+    if let csv { try checkOutput(csv, force: force, flag: "--csv") }
+}
+
 func parseList<T>(_ text: String, flag: String, _ convert: (String) -> T?) throws -> [T] {
     let items = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
     var values: [T] = []
@@ -65,10 +71,7 @@ struct Theorem33Command: ParsableCommand {
     }
 
     func validate() throws {
-        _ = try verification()
-        if let csv {
-            try checkOutput(csv, force: force, flag: "--csv")
-        }
+        try validateVerification(csv: csv, force: force) { _ = try verification() }
     }
 
     func run() throws {
@@ -165,10 +168,7 @@ struct Theorem41Command: ParsableCommand {
     }
 
     func validate() throws {
-        _ = try verification()
-        if let csv {
-            try checkOutput(csv, force: force, flag: "--csv")
-        }
+        try validateVerification(csv: csv, force: force) { _ = try verification() }
     }
 
     func run() throws {
