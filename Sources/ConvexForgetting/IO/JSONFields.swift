@@ -11,7 +11,12 @@ struct JSONFields {
 
     private func fail(_ message: String) -> FieldError { FieldError(path: path, message: message) }
 
-    private func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    /// The key path of a child; a key's control characters are escaped, so that every message stays on
+    /// one line.
+    private func child(_ key: String) -> String {
+        let shown = InputFile.printable(key, limit: 80)
+        return path.isEmpty ? shown : "\(path).\(shown)"
+    }
 
     /// The object's fields; throws on a missing required key or any key not listed.
     func object(required: [String], optional: [String] = []) throws(FieldError) -> [String: JSONFields] {
