@@ -328,3 +328,71 @@ import Testing
                 && merge.stderr.contains("experiment.json"), "\(merge.stderr)")
     }
 }
+
+/// Generated malformed experiment files (item 9): each is refused with a FieldError naming the file (or
+/// parses into a spec whose grid can be counted), never a crash, within the time limit.
+@Suite struct ExperimentFuzzTests {
+    static let valid = """
+    name: fuzz
+    instances: [random-a.json]
+    methods: [alright, sequential, maxright-stale]
+    lambdas: [0.1, 0.5]
+    steps: [10, 100]
+    seeds: {from: 0, count: 3}
+    schedules: [{name: inverse-sqrt, rate: 0.5}]
+    batch: [full, 2]
+    evalEvery: [1, 5]
+    sequential: {threshold: 0.05}
+    record: final
+
+    """
+
+    static let replacements = ["", "-1", "0", "1e400", ".nan", "-.inf", "[]", "{}", "null", "true", "'x'", "[1, [2]]",
+                               "{from: -1, count: 2}", "{count: 1e300}", "18446744073709551616", "&a [*a]", "*missing",
+                               "!!binary aGVsbG8=", "[\"\\ud800\"]", "{name: constant}", "[{name: constant, rate: 0, extra: 1}]",
+                               "every:0", "steps:3,2", "\u{FEFF}", "\t", "'", "{a: 1, a: 2}"]
+
+    @Test func mutatedExperimentsAreRefusedOrParsed() async throws {
+        let root = try temporaryDirectory()
+        try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("Experiments/instances/random-a.json"),
+                                         to: root.appendingPathComponent("random-a.json"))
+        let file = root.appendingPathComponent("e.yaml").path
+        let lines = Self.valid.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        await propertyCheck(count: 400, input: Gen.int(in: 0..<lines.count), Gen.int(in: 0..<Self.replacements.count),
+                            Gen.int(in: 0...3)) { line, replacement, mode in
+            var mutated = lines
+            let key = mutated[line].split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+            switch mode {
+            case 0: mutated[line] = key + ": " + Self.replacements[replacement]      // a bad value
+            case 1: mutated[line] = Self.replacements[replacement] + mutated[line]  // a prefix
+            case 2: mutated.insert(mutated[line], at: line)                          // a duplicate key
+            default: mutated[line] = String(mutated[line].prefix(replacement))       // a truncation
+            }
+            let text = mutated.joined(separator: "\n")
+            let started = Date()
+            do throws(FieldError) {
+                let spec = try ExperimentSpec.parse(text, file: file)
+                #expect(spec.runCount != nil)
+            } catch {
+                #expect(error.file == file && !error.description.contains("\n"), "\(text): \(error)")
+            }
+            #expect(Date().timeIntervalSince(started) < 2, "\(text)")
+        }
+    }
+
+    /// Through the command line a sample of them give exit 1 and one line naming the file.
+    @Test func mutatedExperimentsThroughTheCLI() throws {
+        let root = try temporaryDirectory()
+        try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("Experiments/instances/random-a.json"),
+                                         to: root.appendingPathComponent("random-a.json"))
+        for (k, replacement) in Self.replacements.enumerated() {
+            let file = root.appendingPathComponent("e\(k).yaml").path
+            try Self.valid.replacingOccurrences(of: "lambdas: [0.1, 0.5]", with: "lambdas: " + replacement)
+                .write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try runCLI(["sweep", file, "--out", root.appendingPathComponent("out\(k)").path])
+            #expect(result.status == 1 && result.stderr.split(separator: "\n").count == 1 && result.stderr.contains("e\(k).yaml"),
+                    "\(replacement): \(result.status) \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("out\(k)").path))
+        }
+    }
+}
