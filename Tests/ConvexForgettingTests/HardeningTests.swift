@@ -396,3 +396,18 @@ import Testing
         }
     }
 }
+
+/// Found by the adversarial pass: step counts at Int.max overflowed in the estimates.
+@Suite struct OverflowTests {
+    @Test func stepCountsAtIntMaxAreRefusedNotCrashed() throws {
+        let root = try temporaryDirectory()
+        let train = try runCLI(["train", "--instance", repositoryRoot.path + "/Experiments/instances/random-a.json", "--method", "alright",
+                                "--lambda", "0.5", "--steps", "\(Int.max)", "--learning-rate", "0.1", "--record", "every:1",
+                                "--out", root.appendingPathComponent("t.csv").path])
+        #expect(train.status == 1 && train.stderr.contains("--max-output"), "\(train.stderr)")
+        let verify = try runCLI(["verify", "theorem33", "--lambdas", "0.5", "--horizons", "\(Int.max)", "--alright-steps", "10"])
+        #expect(verify.status == 1 && verify.stderr.contains("--horizons"), "\(verify.stderr)")
+        #expect(RecordMode.every(1).maximumRows(steps: Int.max) == Int.max && RecordMode.every(3).nextStep(after: Int.max - 1) == Int.max)
+        #expect(Method.sequential(SequentialPlan(dpoFirst: true, dpoSteps: Int.max, sftSteps: 5)).maximumSteps(horizon: 1) == Int.max)
+    }
+}

@@ -27,7 +27,9 @@ public struct Theorem33Verification: Sendable {
     /// delta > 0, at least one ALRIGHT step.
     public func validate() throws(ArgumentError) {
         guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 > 0 && $0 < 1 }) else { throw ArgumentError("lambdas", "must lie in (0, 1)") }
-        guard !horizons.isEmpty, horizons.allSatisfy({ $0 >= 1 }) else { throw ArgumentError("horizons", "must be >= 1") }
+        guard !horizons.isEmpty, horizons.allSatisfy({ $0 >= 1 && $0 <= Int.max / 2 }) else {
+            throw ArgumentError("horizons", "must be in 1...\(Int.max / 2) (both phases of T steps)")
+        }
         for (name, rate) in [("constantRate", constantRate), ("inverseSqrtRate", inverseSqrtRate)] where !(rate.isFinite && rate > 0) {
             throw ArgumentError(name, "must be a finite number > 0, got \(rate)")
         }

@@ -122,7 +122,10 @@ public enum Method: Sendable, Equatable {
 
     /// The largest number of updates a run of horizon `steps` can take.
     public func maximumSteps(horizon steps: Int) -> Int {
-        if case .sequential(let plan) = self { return plan.dpoSteps + plan.sftSteps }
+        if case .sequential(let plan) = self {
+            let (total, overflow) = plan.dpoSteps.addingReportingOverflow(plan.sftSteps)
+            return overflow ? Int.max : total  // saturating: `validate` refuses such plans
+        }
         return steps
     }
 }

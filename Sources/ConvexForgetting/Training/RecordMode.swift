@@ -48,7 +48,9 @@ public enum RecordMode: Sendable, Equatable, CustomStringConvertible {
         case .all: return t + 1
         case .final: return Int.max
         case .steps(let list): return list.first { $0 > t } ?? Int.max
-        case .every(let n): return (t / n + 1) * n
+        case .every(let n):
+            let (next, overflow) = (t / n + 1).multipliedReportingOverflow(by: n)
+            return overflow ? Int.max : next
         case .log:
             guard t >= 1 else { return 1 }
             let bin = (50 * log10(Double(t))).rounded(.down)
@@ -64,7 +66,9 @@ public enum RecordMode: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .all: return steps == Int.max ? Int.max : steps + 1
         case .final: return 1
-        case .every(let n): return steps / max(n, 1) + 2
+        case .every(let n):
+            let (rows, overflow) = (steps / max(n, 1)).addingReportingOverflow(2)
+            return overflow ? Int.max : rows
         case .steps(let list): return list.count + 1
         case .log:
             // At most one row per step of the first 21, then 50 per decade, plus the last.
