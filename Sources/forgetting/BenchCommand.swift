@@ -48,6 +48,7 @@ struct BenchCommand: ParsableCommand {
         try checkLambda(lambda)
         if let steps, steps < 1 { throw ValidationError("--steps must be >= 1") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be >= 1") }
+        if let coins { try checkOutput(coins, force: false, flag: "--coins") }
     }
 
     func run() throws {

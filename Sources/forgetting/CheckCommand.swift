@@ -25,7 +25,10 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         let problem = try instance.load(dense: true)
-        let results = try ClaimChecks(points: points, seed: seed, lambda: lambda).run(problem)
+        let results: [ClaimResult]
+        do { results = try ClaimChecks(points: points, seed: seed, lambda: lambda).run(problem) } catch {
+            throw CommandFailure("\(instance.instance): \(error)")
+        }
         let rows = results.map {
             [$0.claim, $0.source, fmt($0.worst, 8), "\($0.comparison) \(fmt($0.limit, 8))", $0.passed ? "ok" : "FAIL", $0.location]
         }

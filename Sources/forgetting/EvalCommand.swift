@@ -37,7 +37,10 @@ struct EvalCommand: ParsableCommand {
         for (label, objective) in objectives {
             let (value, gradient) = problem.valueAndGradient(objective, at: point)
             let hessian = problem.hessian(objective, at: point)
-            let minEigenvalue = try LinearAlgebra.minimumEigenvalue(hessian, n: d)
+            let minEigenvalue: Double
+            do { minEigenvalue = try LinearAlgebra.minimumEigenvalue(hessian, n: d) } catch {
+                throw CommandFailure("\(instance.instance): the Hessian of \(objective) at --theta: \(error)")
+            }
             pairs += [("f\(label)", JSON.number(value)), ("grad\(label)", JSON.vector(gradient)),
                       ("hessian\(label)", JSON.matrix(hessian, n: d)), ("minEigenvalue\(label)", JSON.number(minEigenvalue))]
             rows.append([objective.description, fmt(value, 10), fmt(minEigenvalue, 10)])

@@ -24,6 +24,10 @@ struct Forgetting: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            // Output lost to a full disk or a closed stdout is a failure, not a success.
+            if fflush(nil) != 0 {
+                fail("cannot write to standard output (\(String(cString: strerror(errno))))", status: 1)
+            }
         } catch let diverged as Diverged {
             fail(diverged.description, status: Diverged.exitStatus)
         } catch {

@@ -9,7 +9,7 @@ struct MemoryOption: ParsableArguments {
     var maxMemory = Limits.defaultMaxMemory >> 20
 
     func validate() throws {
-        guard maxMemory >= 1, maxMemory <= Int.max >> 20 else { throw ValidationError("--max-memory must be a positive number of MiB, got \(maxMemory)") }
+        guard maxMemory >= 1, maxMemory <= Int.max >> 20 else { throw ValidationError("--max-memory must be in 1...\(Int.max >> 20) MiB, got \(maxMemory)") }
     }
 
     var bytes: Int { maxMemory << 20 }

@@ -55,7 +55,7 @@ struct SweepCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
         guard maxRuns >= 1 else { throw ValidationError("--max-runs must be >= 1, got \(maxRuns)") }
-        guard maxOutput >= 1, maxOutput <= Int.max >> 20 else { throw ValidationError("--max-output must be a positive number of MiB, got \(maxOutput)") }
+        guard maxOutput >= 1, maxOutput <= Int.max >> 20 else { throw ValidationError("--max-output must be in 1...\(Int.max >> 20) MiB, got \(maxOutput)") }
     }
 
     func run() throws {

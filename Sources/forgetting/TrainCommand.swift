@@ -85,7 +85,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         _ = try options.spec()
-        guard maxOutput >= 1, maxOutput <= Int.max >> 20 else { throw ValidationError("--max-output must be a positive number of MiB, got \(maxOutput)") }
+        guard maxOutput >= 1, maxOutput <= Int.max >> 20 else { throw ValidationError("--max-output must be in 1...\(Int.max >> 20) MiB, got \(maxOutput)") }
         try checkOutput(out, force: force, flag: "--out")
     }
 

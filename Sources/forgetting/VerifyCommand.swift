@@ -197,7 +197,7 @@ struct Theorem41Command: ParsableCommand {
         print("")
         print(formatTable(["instance", "lambda", "D", "paper M", "tight M", "slope of log mean gap", "theorem rate",
                            "max ||g_DPO||/(2 beta Phi)", "max ||g_SFT||/(2 Phi)"], rows.map {
-            [$0.instance, fmt($0.lambda, 2), fmt($0.distance, 4), fmt($0.paperM, 3), fmt($0.tightM, 3), fmt($0.slope, 3),
+            [$0.instance, fmt($0.lambda, 2), fmt($0.distance, 4), fmt($0.paperM, 3), fmt($0.tightM, 3), $0.slope.isFinite ? fmt($0.slope, 3) : "n/a (one horizon)",
              "-0.5 (up to log T)", fmt($0.dpoGradientRatio, 4), fmt($0.sftGradientRatio, 4)]
         }))
         if let csv {
@@ -208,7 +208,7 @@ struct Theorem41Command: ParsableCommand {
                     [CSV.field(row.instance), CSV.number(row.lambda), "\(cell.horizon)", CSV.number(cell.mean),
                      CSV.number(cell.halfWidth), CSV.number(cell.tightBound), CSV.number(cell.paperBound),
                      CSV.number(row.distance), CSV.number(row.paperM), CSV.number(row.tightM),
-                     CSV.number(row.slope), "\(seeds)", CSV.number(alpha0)]
+                     row.slope.isFinite ? CSV.number(row.slope) : "", "\(seeds)", CSV.number(alpha0)]
                 }
             }
             try writeTable(table, cells, to: csv)

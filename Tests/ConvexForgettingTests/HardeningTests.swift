@@ -411,3 +411,74 @@ import Testing
         #expect(Method.sequential(SequentialPlan(dpoFirst: true, dpoSteps: Int.max, sftSteps: 5)).maximumSteps(horizon: 1) == Int.max)
     }
 }
+
+/// Found by the adversarial pass (second round): outputs never replace special files, stdout failures
+/// count, --force never adopts foreign files, extreme scales are refused instead of printing NaN.
+@Suite struct AdversarialFindingsTests {
+    var figure2: String { repositoryRoot.appendingPathComponent(Figure2.instancePath).path }
+
+    @Test func outputsNeverReplaceSpecialFiles() throws {
+        let root = try temporaryDirectory()
+        let fifo = root.appendingPathComponent("fifo").path, link = root.appendingPathComponent("link").path
+        #expect(mkfifo(fifo, 0o644) == 0)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/nonexistent")
+        for (target, reason) in [(fifo, "not a regular file"), (link, "symbolic link"), ("/dev/null", "not a regular file")] {
+            let result = try runCLI(["train", "--instance", figure2, "--method", "alright", "--lambda", "0.5", "--steps", "3",
+                                     "--learning-rate", "0.1", "--out", target, "--force"])
+            #expect(result.status == 1 && result.stderr.contains(reason), "\(target): \(result.stderr)")
+        }
+        var status = stat()
+        #expect(lstat(fifo, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO)
+        #expect(lstat(link, &status) == 0 && status.st_mode & S_IFMT == S_IFLNK)
+        let coins = root.appendingPathComponent("keep.txt")
+        try "mine".write(to: coins, atomically: true, encoding: .utf8)
+        let bench = try runCLI(["bench", "tiny", "--steps", "10", "--coins", coins.path])
+        let kept = try String(contentsOf: coins, encoding: .utf8)
+        #expect(bench.status == 1 && bench.stderr.contains("--coins") && kept == "mine", "\(bench.stderr)")
+    }
+
+    @Test func lostStandardOutputIsAFailure() throws {
+        let process = Process()
+        process.executableURL = forgettingExecutable()
+        process.arguments = ["eval", "--instance", figure2, "--theta", "0,0"]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/full")
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1 && message.contains("standard output"), "\(message)")
+    }
+
+    @Test func forceNeverAdoptsForeignFiles() throws {
+        let root = try temporaryDirectory()
+        let foreign = root.appendingPathComponent("foreign")
+        try FileManager.default.createDirectory(at: foreign.appendingPathComponent("parts"), withIntermediateDirectories: true)
+        try "{\"my\": \"notes\"}".write(to: foreign.appendingPathComponent("experiment.json"), atomically: true, encoding: .utf8)
+        try "keep".write(to: foreign.appendingPathComponent("parts/notes.txt"), atomically: true, encoding: .utf8)
+        let yaml = root.appendingPathComponent("e.yaml")
+        try "instances: [\(figure2)]\nmethods: [alright]\nlambdas: [0.5]\nsteps: [5]\nseeds: [0, 1]\nschedules: [{name: constant, rate: 0.1}]\n"
+            .write(to: yaml, atomically: true, encoding: .utf8)
+        let result = try runCLI(["sweep", yaml.path, "--out", foreign.path, "--force"])
+        #expect(result.status == 1 && result.stderr.contains("experiment.json"), "\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: foreign.appendingPathComponent("parts/notes.txt").path))
+        // merge --force over a finished sweep drops that sweep's parts, so a later --resume cannot assemble them.
+        let whole = root.appendingPathComponent("whole").path, shard = root.appendingPathComponent("s0").path
+        #expect(try runCLI(["sweep", yaml.path, "--out", whole]).status == 0)
+        #expect(try runCLI(["sweep", yaml.path, "--out", shard, "--shard", "0/1"]).status == 0)
+        #expect(try runCLI(["merge", whole, shard, "--force"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: whole + "/parts"))
+    }
+
+    @Test func extremeScalesAreRefusedNotPrintedAsNaN() throws {
+        let cases: [(String, String)] = [
+            ("{\"featureBound\": 1e150, \"beta\": 0.5, \"reference\": {\"theta\": [0, 0]}, \"dpo\": [{\"features\": [[1, 0], [0, 1]], \"chosen\": 0, \"rejected\": 1}], \"sft\": [{\"features\": [[0, 1], [1, 0]], \"target\": 0}]}", "featureBound"),
+            ("{\"featureBound\": 1, \"beta\": 0.5, \"reference\": {\"theta\": [1e200, 0]}, \"dpo\": [{\"features\": [[1, 0], [0, 1]], \"chosen\": 0, \"rejected\": 1}], \"sft\": [{\"features\": [[0, 1], [1, 0]], \"target\": 0}]}", "reference.theta"),
+            ("{\"featureBound\": 1, \"beta\": 1e300, \"reference\": {\"theta\": [0, 0]}, \"dpo\": [{\"features\": [[1, 0], [0, 1]], \"chosen\": 0, \"rejected\": 1}], \"sft\": [{\"features\": [[0, 1], [1, 0]], \"target\": 0}]}", "beta"),
+        ]
+        for (text, field) in cases {
+            #expect(throws: FieldError.self) { try InstanceFile.decode(Data(text.utf8)) }
+            do { _ = try InstanceFile.decode(Data(text.utf8)) } catch { #expect(error.path == field, "\(error)") }
+        }
+    }
+}

@@ -32,6 +32,7 @@ public final class StreamingFile {
     /// one that writes somewhere else, such as /dev/full).
     init(path: String, exclusive: Bool, open: (String) -> UnsafeMutablePointer<FILE>?) throws(OutputError) {
         // Everything that can fail comes before the stored properties are set, so that a throw never runs deinit.
+        try AtomicFile.checkReplaceable(path)
         let temporary = OutputCleanup.temporaryPath(for: path)
         let lock = exclusive ? try OutputLock.acquire(for: path) : nil
         var code: Int32 = 0

@@ -69,6 +69,13 @@ public struct Instance: Sendable, Equatable {
         guard weightDecay.isFinite, weightDecay >= 0 else {
             throw fail("weightDecay", "must be a finite number >= 0, got \(weightDecay)")
         }
+        // The scales every kernel keeps finite (squares of margins, Hessian entries beta^2 Phi^2): beyond
+        // them a legal-looking instance would print inf or NaN, so it is refused instead.
+        guard featureBound <= Limits.scale, featureBound >= 1 / Limits.scale else {
+            throw fail("featureBound", "must lie in [1e-100, 1e100] (rescale the features), got \(featureBound)")
+        }
+        guard beta <= Limits.scale, beta >= 1 / Limits.scale else { throw fail("beta", "must lie in [1e-100, 1e100], got \(beta)") }
+        guard weightDecay <= Limits.scale else { throw fail("weightDecay", "must be at most 1e100, got \(weightDecay)") }
         let d = dimension
         guard d >= 1 else { throw fail("dpo[0].features", "feature vectors must have at least one entry") }
         guard sftFeatures.dimension == d else {
@@ -125,11 +132,21 @@ public struct Instance: Sendable, Equatable {
                 throw fail("sft[\(i)].target", "index \(targets[i]) is out of range 0..<\(k)")
             }
         }
+        // A reference (or start) whose margins |theta . phi| could pass 1e150 makes the losses' squares overflow.
+        let marginScale = featureBound * Double(d).squareRoot() * max(1, beta)
+        func checkRange(_ v: [Double], _ path: String) throws(FieldError) {
+            let largest = v.reduce(0) { max($0, abs($1)) }
+            guard largest * marginScale <= 1e150 else {
+                throw fail(path, "has an entry of size \(largest); with featureBound, beta and d its margins would pass 1e150")
+            }
+        }
         switch reference {
         case .theta(let theta):
             try Self.checkVector(theta, path: "reference.theta", dimension: d)
+            try checkRange(theta, "reference.theta")
         case .fit(let initial, let rate, let steps):
             try Self.checkVector(initial, path: "reference.fit.init", dimension: d)
+            try checkRange(initial, "reference.fit.init")
             guard rate.isFinite, rate > 0 else {
                 throw fail("reference.fit.learningRate", "must be a finite number > 0, got \(rate)")
             }

@@ -1,6 +1,10 @@
 /// Sizes that inputs declare, checked before anything is allocated. Each limit is far above what the
 /// toolkit's experiments use; those a user may need to pass have a flag (`--max-runs`, `--max-memory`).
 public enum Limits {
+    /// The largest scale of featureBound, beta and weight decay (and the smallest, inverted): kernels stay
+    /// finite within it.
+    public static let scale = 1e100
+
     /// Data sampled per gradient (`--batch`, experiment `batch`).
     public static let batch = 10_000_000
     /// Seeds of a sweep grid or a Monte Carlo check.

@@ -28,8 +28,8 @@ public struct ExperimentSpec: Sendable, Equatable {
     }
 
     public var name: String
-    /// Instance paths, resolved to absolute paths (so that a manifest works from any directory);
-    /// `displayPath` shows them relative to the working directory.
+    /// Instance paths, resolved to absolute paths: a manifest works from any directory, and summary.csv's
+    /// `instance` column is the same whichever directory a sweep, its resumption or its shards ran from.
     public var instances: [String]
     public var methods: [MethodName]
     public var lambdas: [Double]
@@ -169,12 +169,6 @@ public struct ExperimentSpec: Sendable, Equatable {
         }
         return ExperimentSpec(name: name, instances: instances, methods: methods, lambdas: lambdas, steps: steps, seeds: seeds,
                               schedules: schedules, batch: batch, evalEvery: evalEvery, sequential: sequential, record: record)
-    }
-
-    /// A path relative to the working directory when it lies below it (summary.csv's `instance` column).
-    public static func displayPath(_ absolute: String) -> String {
-        let cwd = FileManager.default.currentDirectoryPath + "/"
-        return absolute.hasPrefix(cwd) ? String(absolute.dropFirst(cwd.count)) : absolute
     }
 
     /// The spec in its own schema, instance paths as resolved: what a manifest stores, read back by

@@ -114,6 +114,9 @@ public struct SweepRunner: Sendable {
             }
         }
         let fm = FileManager.default
+        if options.resume, !fm.fileExists(atPath: path("experiment.json")) {
+            throw Failure(description: "\(directory): holds no sweep to resume (no experiment.json)")
+        }
         let lock = try Self.claim(directory)
         let manifestPath = path("experiment.json")
         if fm.fileExists(atPath: manifestPath) {
@@ -135,6 +138,8 @@ public struct SweepRunner: Sendable {
                 OutputCleanup.removeStaleTemporaries(in: directory)
                 OutputCleanup.removeStaleTemporaries(in: partsDirectory)
             } else if options.force {
+                // Only a sweep's own directory is wiped: its experiment.json must be a sweep manifest.
+                _ = try Manifest.read(manifestPath)
                 for name in (try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [] {
                     try? fm.removeItem(atPath: (partsDirectory as NSString).appendingPathComponent(name))
                 }
@@ -227,7 +232,7 @@ public struct SweepRunner: Sendable {
                     try trajectory.write(trajectoryTable.line(RunTable.trajectoryFields(labels, row, dimension: dimension, runID: run.id)))
                 }
                 try trajectory.commit()
-                let summary = RunTable.summaryFields(runID: run.id, instance: ExperimentSpec.displayPath(instanceNames[run.instance]),
+                let summary = RunTable.summaryFields(runID: run.id, instance: instanceNames[run.instance],
                                                      instanceName: problem.instance.name, spec: run.spec, result: result,
                                                      dimension: dimension, seconds: Date().timeIntervalSince(started))
                 try AtomicFile.write(summaryTable.line(summary), to: self.partPath(run.id, "summary"))
@@ -312,14 +317,18 @@ public struct SweepRunner: Sendable {
         where m.spec != first.spec || m.dimension != first.dimension || m.instanceHashes != first.instanceHashes {
             throw Failure(description: "\(shard): holds a different experiment (or other instance files) from \(shards[0])")
         }
-        let standardized = Set(shards.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
-        if standardized.contains(URL(fileURLWithPath: output).standardizedFileURL.path) {
+        let standardized = Set(shards.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path })
+        if standardized.contains(URL(fileURLWithPath: output).resolvingSymlinksInPath().path) {
             throw Failure(description: "\(output): is one of the shards; merge into a new directory")
         }
         let lock = try claim(output)
         defer { withExtendedLifetime(lock) {} }
-        if FileManager.default.fileExists(atPath: (output as NSString).appendingPathComponent("experiment.json")), !force {
-            throw Failure(description: "\(output): already holds a sweep or a merge (pass --force to overwrite it)")
+        let outputManifest = (output as NSString).appendingPathComponent("experiment.json")
+        if FileManager.default.fileExists(atPath: outputManifest) {
+            guard force else { throw Failure(description: "\(output): already holds a sweep or a merge (pass --force to overwrite it)") }
+            // A merged directory has no parts of its own: a sweep's old parts must not be resumed into it.
+            _ = try Manifest.read(outputManifest)
+            try? FileManager.default.removeItem(atPath: (output as NSString).appendingPathComponent("parts"))
         }
         try assemble(parts: shards.map { ($0 as NSString).appendingPathComponent("parts") }, ids: Array(0..<first.runs),
                      dimension: first.dimension, into: output)
