@@ -34,6 +34,10 @@ struct RandomInstance: ParsableCommand {
         guard outputs >= 2 else { throw ValidationError("--outputs must be >= 2, got \(outputs)") }
         guard dpo >= 1 else { throw ValidationError("--dpo must be >= 1, got \(dpo)") }
         guard sft >= 1 else { throw ValidationError("--sft must be >= 1, got \(sft)") }
+        // A JSON number takes about 20 characters: past 10^7 numbers the file would pass the reader's 256 MiB.
+        if format == .json, let numbers = Limits.product([dim, outputs, dpo &+ sft]), numbers > 10_000_000 {
+            throw ValidationError("--format json holds at most 10^7 feature numbers (the JSON reader's 256 MiB), got \(numbers); use --format npy")
+        }
         guard bound.isFinite, bound > 0 else { throw ValidationError("--bound must be a finite number > 0, got \(bound)") }
         guard beta.isFinite, beta > 0 else { throw ValidationError("--beta must be a finite number > 0, got \(beta)") }
         guard weightDecay.isFinite, weightDecay >= 0 else {

@@ -75,7 +75,37 @@ public enum NPYInstance {
     }
 
     /// Writes `instance` (every input of an objective must have the same number of outputs).
-    public static func write(_ instance: Instance, to directory: String) throws(FieldError) {
+    ///
+    /// The files go to a hidden staging directory beside `directory`, which then replaces it whole: an
+    /// interrupted write never leaves new arrays beside an old instance.json.
+    public static func write(_ instance: Instance, to target: String) throws(FieldError) {
+        let url = URL(fileURLWithPath: target).standardizedFileURL
+        let directory = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).staging").path
+        let manager = FileManager.default
+        try? manager.removeItem(atPath: directory)
+        do throws(FieldError) {
+            try writeFiles(instance, to: directory)
+            var isDirectory: ObjCBool = false
+            if manager.fileExists(atPath: target, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else { throw FieldError(file: target, path: "", message: "exists and is not a directory") }
+                let old = directory + ".old"
+                guard rename(target, old) == 0 else { throw FieldError(file: target, path: "", message: "cannot replace it (\(String(cString: strerror(errno))))") }
+                guard rename(directory, target) == 0 else {
+                    _ = rename(old, target)
+                    throw FieldError(file: target, path: "", message: "cannot move the new instance into place (\(String(cString: strerror(errno))))")
+                }
+                try? manager.removeItem(atPath: old)
+            } else if rename(directory, target) != 0 {
+                throw FieldError(file: target, path: "", message: "cannot move the new instance into place (\(String(cString: strerror(errno))))")
+            }
+        } catch {
+            try? manager.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
+    static func writeFiles(_ instance: Instance, to directory: String) throws(FieldError) {
         func fail(_ message: String) -> FieldError { FieldError(file: directory, path: "", message: message) }
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw fail("cannot create the directory")

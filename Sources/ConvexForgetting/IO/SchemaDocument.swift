@@ -29,9 +29,10 @@ enum SchemaDocument {
         return try attributed(to: path) { () throws(FieldError) in try parse(data, format: format) }
     }
 
-    /// The largest file read: 1 GiB, far above any experiment file or manifest and above any instance that
-    /// JSON suits (larger data belongs in .npy arrays), so that a wrong path cannot make the parser eat memory.
-    private static let sizeLimit = 1 << 30
+    /// The largest file read: 256 MiB, far above any experiment file or manifest and above any instance that
+    /// JSON suits (larger data belongs in .npy arrays): the parsed tree takes about 35 times the text, so a
+    /// larger file could exhaust memory instead of failing with a message.
+    public static let sizeLimit = 256 << 20
 
     /// The bytes of the regular file at `path`, refused above `sizeLimit`.
     private static func readRegularFile(_ path: String) throws(FieldError) -> Data {
@@ -41,7 +42,9 @@ enum SchemaDocument {
             throw fail(error.message)
         }
         defer { close(fd) }
-        guard size <= sizeLimit else { throw fail("is \(size) bytes; input files are limited to 1 GiB") }
+        guard size <= sizeLimit else {
+            throw fail("is \(size) bytes; JSON and YAML inputs are limited to 256 MiB (write large instances as .npy directories)")
+        }
         // One byte beyond the size seen, to notice a file that grew since.
         var data = Data(count: size + 1)
         let done = data.withUnsafeMutableBytes { InputFile.read(fd, into: $0.baseAddress!, count: size + 1) }
