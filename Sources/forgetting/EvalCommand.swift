@@ -28,6 +28,9 @@ struct EvalCommand: ParsableCommand {
         guard point.count == problem.dimension else {
             throw ValidationError("--theta has \(point.count) entries, but the instance has dimension \(problem.dimension)")
         }
+        guard Limits.marginBound(point, featureBound: problem.featureBound, beta: problem.beta) <= Limits.margin else {
+            throw ValidationError("--theta is too large: its margins |theta . phi| would pass 1e150 (the losses would overflow)")
+        }
         let d = problem.dimension
         var objectives: [(String, Objective)] = [("DPO", .dpo), ("SFT", .sft)]
         if let lambda { objectives.append(("Mix", .mix(lambda: lambda))) }

@@ -45,7 +45,7 @@ struct RunOptions: ParsableArguments {
     var start: String?
 
     /// The run spec, every flag checked by the library (the dimension once the instance is loaded).
-    func spec(dimension: Int? = nil) throws -> RunSpec {
+    func spec(for problem: Problem? = nil) throws -> RunSpec {
         let start = try self.start.map { try parseVector($0, flag: "--init") }
         do {
             let spec = RunSpec(
@@ -53,7 +53,8 @@ struct RunOptions: ParsableArguments {
                     dpoSteps: dpoSteps, sftSteps: sftSteps, threshold: threshold, evalEvery: evalEvery)),
                 lambda: lambda, steps: steps, schedule: try StepSchedule(schedule, rate: learningRate), seed: seed,
                 batch: batch, record: record, start: start)
-            try spec.validate(dimension: dimension ?? start?.count ?? 1)
+            try spec.validate(dimension: problem?.dimension ?? start?.count ?? 1, featureBound: problem?.featureBound ?? 0,
+                              beta: problem?.beta ?? 1)
             return spec
         } catch {
             throw flagError(error)
@@ -95,7 +96,7 @@ struct TrainCommand: ParsableCommand {
         let file = try StreamingFile(path: out, exclusive: true)
         do { try AtomicFile.checkWritable(out, force: force) } catch { throw CommandFailure(error.description) }
         let problem = try instance.load()
-        let spec = try options.spec(dimension: problem.dimension)
+        let spec = try options.spec(for: problem)
         let estimatedRows = spec.record.maximumRows(steps: spec.maximumSteps)
         do { try Limits.checkOutput(bytes: Limits.trajectoryBytes(rows: estimatedRows, dimension: problem.dimension), limit: maxOutput << 20) } catch {
             throw flagError(error)

@@ -482,3 +482,25 @@ import Testing
         }
     }
 }
+
+/// Found by the second adversarial pass: starts, references and rates outside the finite range.
+@Suite struct SecondPassFindingsTests {
+    @Test func outOfRangeStartsReferencesAndRatesAreRefused() throws {
+        let randomA = repositoryRoot.path + "/Experiments/instances/random-a.json"
+        let out = try temporaryDirectory().appendingPathComponent("t.csv").path
+        let train = try runCLI(["train", "--instance", randomA, "--method", "alright", "--lambda", "0.5", "--steps", "5",
+                                "--learning-rate", "0.1", "--init", "1e308,-1e308,0", "--out", out])
+        #expect(train.status == 1 && train.stderr.contains("--init") && !FileManager.default.fileExists(atPath: out), "\(train.stderr)")
+        let eval = try runCLI(["eval", "--instance", randomA, "--theta", "1e308,0,0"])
+        #expect(eval.status == 1 && eval.stderr.contains("--theta"), "\(eval.stderr)")
+        let fit = try makeInstance(dpo: [([[1, 0], [0, 1]], 0, 1)], sft: [([[0, 1], [1, 0]], 0)], bound: 1)
+            .with(reference: .fit(initial: [0, 0], learningRate: 1e300, steps: 10))
+        #expect(throws: FieldError.self) { try Problem(fit) }
+        var theorem41 = Theorem41Verification()
+        theorem41.alpha0 = 1e-320
+        #expect(throws: ArgumentError.self) { try theorem41.validate() }
+        #expect(throws: FieldError.self) {
+            try makeInstance(dpo: [([[1, 0], [0, 1]], 0, 1)], sft: [([[0, 1], [1, 0]], 0)], beta: 1e30, bound: 1e30)
+        }
+    }
+}

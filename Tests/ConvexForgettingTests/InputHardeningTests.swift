@@ -231,10 +231,10 @@ import Testing
         let cases: [([Double], Double, String)] = [
             // sqrt(2) 1e200, which Swift prints in its shortest form (1.4142135623730951e+200 is the same double).
             ([1e200, 1e200], 1, "has norm 1.414213562373095e+200 above featureBound 1.0 (Assumption 3.2)"),
-            ([3e-100, -4e-100], 5e-100, ""),
-            ([3e-100, 4e-100], 4.9e-100, "has norm 5e-100 above featureBound 4.9e-100 (Assumption 3.2)"),
+            ([3e-50, -4e-50], 5e-50, ""),
+            ([3e-50, 4e-50], 4.9e-50, "has norm 5e-50 above featureBound 4.9e-50 (Assumption 3.2)"),
         ]
-        // Bounds outside [1e-100, 1e100] are refused by themselves now; the norm itself stays exact there.
+        // Bounds outside [1e-50, 1e50] are refused by themselves now; the norm itself stays exact there.
         #expect(close(Instance.scaledNorm([3e200, -4e200][...]), 5e200, 1e-15))
         #expect(Instance.scaledNorm([-1e-170, 0][...]) == 1e-170)
         #expect(Instance.scaledNorm([3e-170, 4e-170][...]) == 5e-170)

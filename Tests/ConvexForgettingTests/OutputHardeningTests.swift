@@ -110,7 +110,7 @@ import Testing
     /// the test's own thread (a Swift concurrency worker) blocks SIGINT, SIGTERM and SIGHUP; so the signals
     /// reach `train` as they would from a shell. (A child that inherited the blocked mask would still be
     /// cleaned up: the dispatch source reads the pending signal through a signalfd.)
-    @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
+    @Test(arguments: [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM])
     func aSignalRemovesTheTemporaryAndExitsWith128PlusIt(_ signalNumber: Int32) throws {
         let directory = try temporaryDirectory()
         let out = directory.appendingPathComponent("x.csv").path

@@ -34,7 +34,7 @@ public enum OutputCleanup {
         guard first else { return }
         let queue = DispatchQueue.global(qos: .utility)
         let registered = DispatchGroup()
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM] {
             // Ignored until the source takes over, so that an early signal cannot end the process
             // through the default action and leave a temporary behind.
             signal(signalNumber, SIG_IGN)

@@ -72,10 +72,13 @@ public struct Instance: Sendable, Equatable {
         // The scales every kernel keeps finite (squares of margins, Hessian entries beta^2 Phi^2): beyond
         // them a legal-looking instance would print inf or NaN, so it is refused instead.
         guard featureBound <= Limits.scale, featureBound >= 1 / Limits.scale else {
-            throw fail("featureBound", "must lie in [1e-100, 1e100] (rescale the features), got \(featureBound)")
+            throw fail("featureBound", "must lie in [1e-50, 1e50] (rescale the features), got \(featureBound)")
         }
-        guard beta <= Limits.scale, beta >= 1 / Limits.scale else { throw fail("beta", "must lie in [1e-100, 1e100], got \(beta)") }
-        guard weightDecay <= Limits.scale else { throw fail("weightDecay", "must be at most 1e100, got \(weightDecay)") }
+        guard beta <= Limits.scale, beta >= 1 / Limits.scale else { throw fail("beta", "must lie in [1e-50, 1e50], got \(beta)") }
+        guard featureBound * max(1, beta) <= Limits.scale else {
+            throw fail("beta", "times featureBound must be at most 1e50 (Hessian entries beta^2 Phi^2), got \(featureBound * beta)")
+        }
+        guard weightDecay <= Limits.scale else { throw fail("weightDecay", "must be at most 1e50, got \(weightDecay)") }
         let d = dimension
         guard d >= 1 else { throw fail("dpo[0].features", "feature vectors must have at least one entry") }
         guard sftFeatures.dimension == d else {
@@ -133,10 +136,9 @@ public struct Instance: Sendable, Equatable {
             }
         }
         // A reference (or start) whose margins |theta . phi| could pass 1e150 makes the losses' squares overflow.
-        let marginScale = featureBound * Double(d).squareRoot() * max(1, beta)
         func checkRange(_ v: [Double], _ path: String) throws(FieldError) {
             let largest = v.reduce(0) { max($0, abs($1)) }
-            guard largest * marginScale <= 1e150 else {
+            guard Limits.marginBound(v, featureBound: featureBound, beta: beta) <= Limits.margin else {
                 throw fail(path, "has an entry of size \(largest); with featureBound, beta and d its margins would pass 1e150")
             }
         }

@@ -52,8 +52,8 @@ public struct Problem: Sendable {
             }
             // The fit may diverge with a large rate: refuse a theta_ref whose margins could overflow.
             let largest = theta.reduce(0.0) { $0.isNaN || $1.isNaN ? .nan : max($0, abs($1)) }
-            let limit = 1e300 / (instance.featureBound * Double(d).squareRoot() * max(1, instance.beta))
-            guard largest <= limit else {
+            let bound = Limits.marginBound(theta, featureBound: instance.featureBound, beta: instance.beta)
+            guard largest.isFinite, bound <= Limits.margin else {
                 let reached = largest.isFinite ? "\(largest)" : "a non-finite value"
                 throw FieldError(path: "reference.fit", message: "diverges: theta_ref reaches \(reached) in \(steps) steps (lower learningRate)")
             }

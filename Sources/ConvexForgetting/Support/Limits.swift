@@ -3,7 +3,16 @@
 public enum Limits {
     /// The largest scale of featureBound, beta and weight decay (and the smallest, inverted): kernels stay
     /// finite within it.
-    public static let scale = 1e100
+    public static let scale = 1e50
+
+    /// The largest margin |theta . phi| a start or reference may have: squares and exponents of the losses
+    /// stay finite below it.
+    public static let margin = 1e150
+
+    /// max |theta_k| sqrt(d) Phi max(1, beta): a bound on the margins at theta.
+    public static func marginBound(_ theta: [Double], featureBound: Double, beta: Double) -> Double {
+        theta.reduce(0) { max($0, abs($1)) } * Double(theta.count).squareRoot() * featureBound * max(1, beta)
+    }
 
     /// Data sampled per gradient (`--batch`, experiment `batch`).
     public static let batch = 10_000_000

@@ -109,7 +109,8 @@ public struct SweepRunner: Sendable {
             throw Failure(description: "\(error.flag) \(error.message)")
         }
         for run in ownedRuns {
-            do { try run.spec.validate(dimension: problems[run.instance].dimension) } catch {
+            let problem = problems[run.instance]
+            do { try run.spec.validate(dimension: problem.dimension, featureBound: problem.featureBound, beta: problem.beta) } catch {
                 throw Failure(description: "run \(run.id) (\(spec.instances[run.instance])): \(error)")
             }
         }

@@ -102,7 +102,7 @@ public struct Theorem41Verification: Sendable {
             throw ArgumentError("horizons", "must be ascending and >= 2")
         }
         guard seeds >= 2, seeds <= Limits.seeds else { throw ArgumentError("seeds", "must be in 2...\(Limits.seeds), got \(seeds)") }
-        guard alpha0.isFinite, alpha0 > 0 else { throw ArgumentError("alpha0", "must be a finite number > 0") }
+        guard alpha0 >= 1e-12, alpha0 <= 1e12 else { throw ArgumentError("alpha0", "must lie in [1e-12, 1e12], got \(alpha0)") }
         guard threads >= 1 else { throw ArgumentError("threads", "must be >= 1") }
     }
 

@@ -30,7 +30,8 @@ public struct RunSpec: Sendable, Equatable {
     public var maximumSteps: Int { method.maximumSteps(horizon: steps) }
 
     /// Checks every parameter against an instance of dimension `dimension`; the error names the argument.
-    public func validate(dimension: Int) throws(ArgumentError) {
+    /// With `featureBound` and `beta`, the start must keep its margins below `Limits.margin`.
+    public func validate(dimension: Int, featureBound: Double = 0, beta: Double = 1) throws(ArgumentError) {
         guard lambda.isFinite, lambda >= 0, lambda <= 1 else { throw ArgumentError("lambda", "must be in [0, 1], got \(lambda)") }
         guard steps >= 1 else { throw ArgumentError("steps", "must be >= 1, got \(steps)") }
         try method.validate()
@@ -40,6 +41,9 @@ public struct RunSpec: Sendable, Equatable {
         if let start {
             guard start.count == dimension else { throw ArgumentError("init", "has \(start.count) entries, but the instance has dimension \(dimension)") }
             guard start.allSatisfy(\.isFinite) else { throw ArgumentError("init", "must be finite") }
+            guard Limits.marginBound(start, featureBound: featureBound, beta: beta) <= Limits.margin else {
+                throw ArgumentError("init", "is too large: its margins |theta . phi| would pass 1e150 (the losses would overflow)")
+            }
         }
     }
 }
