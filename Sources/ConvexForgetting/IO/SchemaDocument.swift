@@ -129,10 +129,4 @@ enum SchemaDocument {
             throw named
         }
     }
-
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let detail = ns.userInfo["NSDebugDescription"] as? String { return detail }
-        return ns.localizedDescription
-    }
 }
