@@ -54,6 +54,7 @@ struct InstanceOption: ParsableArguments {
 // The closed sets of choices: the parser refuses other values and --help lists them.
 extension MethodName: ExpressibleByArgument {}
 extension ScheduleName: ExpressibleByArgument {}
+extension PhaseSchedule: ExpressibleByArgument {}
 
 /// A default file of the repository (never a path the user gave): as given when it exists, else under the
 /// repository that holds Plots/, so that the defaults work from any working directory.

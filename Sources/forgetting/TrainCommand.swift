@@ -31,6 +31,9 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Sequential: end a phase once its objective is within this of its optimum.")
     var threshold: Double?
 
+    @Option(help: "Sequential: the second phase continues the schedule's step index or restarts it at 1 (default continue).")
+    var phaseSchedule: PhaseSchedule?
+
     @Option(parsing: .unconditional, help: "maxright-stale: evaluate both objectives every k steps (default 1).")
     var evalEvery: Int?
 
@@ -50,7 +53,8 @@ struct RunOptions: ParsableArguments {
         do {
             let spec = RunSpec(
                 method: try Method.make(method, steps: steps, parameters: MethodParameters(
-                    dpoSteps: dpoSteps, sftSteps: sftSteps, threshold: threshold, evalEvery: evalEvery)),
+                    dpoSteps: dpoSteps, sftSteps: sftSteps, threshold: threshold, evalEvery: evalEvery,
+                    phaseSchedule: phaseSchedule)),
                 lambda: lambda, steps: steps, schedule: try StepSchedule(schedule, rate: learningRate), seed: seed,
                 batch: batch, record: record, start: start)
             try spec.validate(dimension: problem?.dimension ?? start?.count ?? 1, featureBound: problem?.featureBound ?? 0,

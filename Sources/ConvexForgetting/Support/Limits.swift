@@ -20,6 +20,8 @@ public enum Limits {
     public static let seeds = 10_000_000
     /// Points of a Pareto front or a claim check.
     public static let points = 1_000_000
+    /// Largest horizon of `forgetting exact` (each update costs a pass over the law's atoms).
+    public static let exactHorizon = 100_000_000
     /// Gradient steps of a reference fit (each one a pass over the DPO data).
     public static let referenceFitSteps = 10_000_000
     /// Numbers a random instance may hold (features of both objectives): 8 GiB of doubles.

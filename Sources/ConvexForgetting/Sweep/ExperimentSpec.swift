@@ -11,7 +11,8 @@ import Foundation
 /// schedules: [{name: inverse-sqrt, rate: 0.5}] # constant | inverse-sqrt
 /// batch: [full, 4]                             # optional, default [full]
 /// evalEvery: [1, 10]                           # optional, maxright-stale only, default [1]
-/// sequential: {dpoSteps: 1000, sftSteps: 1000, threshold: 0.05}   # optional; or {splitByLambda: true}
+/// sequential: {dpoSteps: 1000, sftSteps: 1000, threshold: 0.05}   # optional; or {splitByLambda: true};
+///                                              # phaseSchedule: continue (default) | restart
 /// record: final                                # all | log | every:N | final | steps:...; default final
 /// ```
 /// Unknown keys are errors naming their path; so are empty grids and values out of range.
@@ -23,6 +24,8 @@ public struct ExperimentSpec: Sendable, Equatable {
         /// Split the horizon T by lambda, as the paper's Sequential trades off by epochs:
         /// T_DPO = round(lambda T), T_SFT = T - T_DPO (same total cost as T steps of the other methods).
         public var splitByLambda = false
+        /// How the second phase indexes the schedule (nil: the default, continue).
+        public var phaseSchedule: PhaseSchedule?
 
         public init() {}
     }
@@ -146,7 +149,7 @@ public struct ExperimentSpec: Sendable, Equatable {
         }
         var sequential = Sequential()
         if let field = f["sequential"] {
-            let o = try field.object(required: [], optional: ["dpoSteps", "sftSteps", "threshold", "splitByLambda"])
+            let o = try field.object(required: [], optional: ["dpoSteps", "sftSteps", "threshold", "splitByLambda", "phaseSchedule"])
             if let split = o["splitByLambda"] {
                 guard case .bool(let b) = split.value else { throw FieldError(path: split.path, message: "must be true or false") }
                 sequential.splitByLambda = b
@@ -161,6 +164,13 @@ public struct ExperimentSpec: Sendable, Equatable {
                 if let v = value, v < 0 { throw FieldError(path: "sequential.\(key)", message: "must be >= 0") }
             }
             if let h = sequential.threshold, h < 0 { throw FieldError(path: "sequential.threshold", message: "must be >= 0") }
+            if let field = o["phaseSchedule"] {
+                let text = try field.string()
+                guard let value = PhaseSchedule(rawValue: text) else {
+                    throw FieldError(path: field.path, message: "must be one of \(PhaseSchedule.names), got '\(text)'")
+                }
+                sequential.phaseSchedule = value
+            }
         }
         var record = RecordMode.final
         if let field = f["record"] {
@@ -180,6 +190,7 @@ public struct ExperimentSpec: Sendable, Equatable {
         if let v = sequential.sftSteps { sequentialFields["sftSteps"] = .number(Double(v)) }
         if let v = sequential.threshold { sequentialFields["threshold"] = .number(v) }
         if sequential.splitByLambda { sequentialFields["splitByLambda"] = .bool(true) }
+        if let v = sequential.phaseSchedule { sequentialFields["phaseSchedule"] = .string(v.rawValue) }
         var fields: [String: JSONValue] = [
             "name": .string(name), "instances": .array(instances.map { .string($0) }),
             "methods": .array(methods.map { .string($0.rawValue) }), "lambdas": numbers(lambdas) { $0 },
@@ -237,6 +248,7 @@ public struct ExperimentSpec: Sendable, Equatable {
                                 var parameters = MethodParameters(evalEvery: k)
                                 if name.isSequential {
                                     parameters.threshold = sequential.threshold
+                                    parameters.phaseSchedule = sequential.phaseSchedule
                                     if sequential.splitByLambda {
                                         parameters.dpoSteps = Int((lambda * Double(steps)).rounded())
                                         parameters.sftSteps = steps - parameters.dpoSteps!

@@ -21,6 +21,20 @@ public enum ScalarRecursion {
         return m + log(exp(u0 - m) + exp(log(s) - m))
     }
 
+    /// Lemma 2 solved for the target: the largest X that `hittingSteps(from: u0, to: X, kappaMin:)` puts
+    /// within `steps` updates, so u >= X after them. Since ceil(y) <= n exactly when y <= n:
+    /// X <= 0 is reached when X <= u0 + n kappa / 2; X > 0 when 2 e^X / kappa <= n - n1 with
+    /// n1 = ceil(2 (-u0)_+ / kappa). And X = u0 is reached in no step.
+    public static func reachable(from u0: Double, steps n: Int, kappaMin: Double) -> Double {
+        precondition(kappaMin > 0)
+        var best = u0
+        best = max(best, min(0, u0 + Double(n) * kappaMin / 2))
+        let n1 = (2 * max(0, -u0) / kappaMin).rounded(.up)
+        let budget = (Double(n) - n1) * kappaMin / 2
+        if budget > 1 { best = max(best, log(budget)) }
+        return best
+    }
+
     /// The bound of Lemma 2 on the steps needed to reach U from u_0.
     public static func hittingSteps(from u0: Double, to target: Double, kappaMin: Double) -> Double {
         precondition(kappaMin > 0)

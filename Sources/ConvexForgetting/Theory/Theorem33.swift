@@ -38,19 +38,42 @@ public struct Theorem33Verification: Sendable {
         guard alrightSteps >= 1 else { throw ArgumentError("alrightSteps", "must be >= 1") }
     }
 
+    /// Both orders with a constant rate, and with the inverse-sqrt rate under both phase schedules (the
+    /// second phase continuing the step index, or restarting it); the threshold variant.
     public var variants: [LowerBoundAnalysis.Variant] {
-        [.dpoFirst(.constant(constantRate)), .dpoFirst(.inverseSqrt(inverseSqrtRate)),
-         .sftFirst(.constant(constantRate)), .sftFirst(.inverseSqrt(inverseSqrtRate)),
+        [.dpoFirst(.constant(constantRate), .continue), .dpoFirst(.inverseSqrt(inverseSqrtRate), .continue),
+         .dpoFirst(.inverseSqrt(inverseSqrtRate), .restart),
+         .sftFirst(.constant(constantRate), .continue), .sftFirst(.inverseSqrt(inverseSqrtRate), .continue),
+         .sftFirst(.inverseSqrt(inverseSqrtRate), .restart),
          .dpoFirstThreshold(rate: constantRate, threshold: threshold)]
     }
 
     public struct Cell: Sendable {
         public var horizon: Int
         public var gap: Double
-        /// Past T0: the cell is checked against the floor.
+        /// Past T0: the cell is checked against the floor c(lambda).
         public var checked: Bool
-        public var passed: Bool { !checked || gap >= floor }
         let floor: Double
+        /// The output's margin s_out = theta . a and its certified interval [L(T), U(T)] (nil: the
+        /// threshold variant before its T0), with the T-dependent floor G at the interval's point nearest s*.
+        public var margin: Double
+        public var envelope: (low: Double, high: Double)?
+        public var certifiedFloor: Double?
+        /// s_out inside the envelope, up to rounding.
+        public var insideEnvelope: Bool {
+            guard let e = envelope else { return true }
+            let tolerance = 1e-9 * max(1, abs(margin))
+            return margin >= e.low - tolerance && margin <= e.high + tolerance
+        }
+        /// The gap at least the certified floor, up to rounding.
+        public var aboveCertifiedFloor: Bool {
+            guard let f = certifiedFloor else { return true }
+            return gap >= f - 1e-12 * max(1, f)
+        }
+        public var aboveFloor: Bool { !checked || gap >= floor }
+        public var passed: Bool { aboveFloor && insideEnvelope && aboveCertifiedFloor }
+        /// certified floor / gap: how sharp the envelope is (1 is exact).
+        public var sharpness: Double? { certifiedFloor.map { gap > 0 ? $0 / gap : 1 } }
     }
 
     public struct Row: Sendable {
@@ -72,6 +95,15 @@ public struct Theorem33Verification: Sendable {
         public var rows: [Row]
         public var contrast: [Contrast]
         public var failures: Int { rows.reduce(0) { $0 + $1.cells.filter { !$0.passed }.count } }
+        /// Failures by check: below c(lambda) past T0, outside the envelope, below the certified floor.
+        public var floorFailures: Int { rows.reduce(0) { $0 + $1.cells.filter { !$0.aboveFloor }.count } }
+        public var envelopeFailures: Int { rows.reduce(0) { $0 + $1.cells.filter { !$0.insideEnvelope }.count } }
+        public var certifiedFloorFailures: Int { rows.reduce(0) { $0 + $1.cells.filter { !$0.aboveCertifiedFloor }.count } }
+        /// The checks that failed, by name.
+        public var failedChecks: [String] {
+            [("floor", floorFailures > 0), ("envelope", envelopeFailures > 0), ("certifiedFloor", certifiedFloorFailures > 0)]
+                .filter(\.1).map(\.0)
+        }
         public var checkedCells: Int { rows.reduce(0) { $0 + $1.cells.filter(\.checked).count } }
         /// Rows whose floor is not positive or whose T0 lies beyond every horizon (nothing certified).
         public var uncertified: [Row] { rows.filter { !($0.floor > 0) || !$0.cells.contains(where: \.checked) } }
@@ -86,11 +118,15 @@ public struct Theorem33Verification: Sendable {
         for variant in variants {
             // Sequential's path does not depend on lambda: one run per horizon.
             let finals = horizons.map { sequential.run(trainer, variant.spec(horizon: $0, lambda: 0.5)).final.theta }
+            let envelopes = horizons.map { analysis.envelope(variant, horizon: $0) }
             for (l, lambda) in lambdas.enumerated() {
                 let floor = analysis.floor(variant, lambda: lambda, optimum: optima[l], delta: delta)
-                let cells = zip(horizons, finals).map { horizon, theta in
-                    Cell(horizon: horizon, gap: problem.value(.mix(lambda: lambda), at: theta) - optima[l].value,
-                         checked: Double(horizon) >= floor.horizon, floor: floor.floor)
+                let cells = horizons.indices.map { h in
+                    let theta = finals[h]
+                    return Cell(horizon: horizons[h], gap: problem.value(.mix(lambda: lambda), at: theta) - optima[l].value,
+                                checked: Double(horizons[h]) >= floor.horizon, floor: floor.floor, margin: analysis.margin(theta),
+                                envelope: envelopes[h],
+                                certifiedFloor: envelopes[h].map { analysis.certifiedFloor(lambda: lambda, optimum: optima[l], low: $0.low, high: $0.high) })
                 }
                 rows.append(Row(variant: variant, lambda: lambda, floor: floor.floor, horizon: floor.horizon, cells: cells))
             }

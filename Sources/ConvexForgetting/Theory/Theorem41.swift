@@ -80,17 +80,29 @@ public struct Theorem41Bound: Sendable {
 }
 
 /// The check of Theorem 4.1: ALRIGHT over many seeds, mean gap with a 95% confidence interval against
-/// both bounds at every horizon; also Prop. A.1 on the iterates reached.
+/// both bounds at every horizon; on one-dimensional instances the Monte Carlo mean against the exact
+/// expectation (`ExactExpectation`); at the largest horizon the mean against the asymptotic prediction
+/// alpha_T tr(Sigma*) / 4 (`AsymptoticGap`) where the start-up transient has died out; and Prop. A.1 on
+/// the iterates reached (THEORY.md section 3).
 public struct Theorem41Verification: Sendable {
     public var lambdas = [0.1, 0.5, 0.9]
     public var horizons = [10, 100, 1_000, 10_000, 100_000, 1_000_000]
     public var seeds = 100
+    /// Seeds on one-dimensional instances, where the exact expectation makes many seeds worth their cost.
+    public var exactSeeds = 1_000
     public var alpha0 = 0.5
+    /// theta_1 (nil: each instance's default start).
+    public var start: [Double]?
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// The method run as ALRIGHT: the built-in one unless a test hands in a wrong one.
     public var method = MethodUnderTest.builtIn
     /// The exact solver (its memory limit).
     public var solver = NewtonSolver()
+    /// The asymptotic check: the ratio mean / prediction must lie in this window, widened by two standard
+    /// errors of the ratio, where the transient criterion holds (THEORY.md section 3.3).
+    public var asymptoticWindow = (low: 0.8, high: 1.25)
+    /// The criterion: deterministic gap and relative lag both below this fraction of the prediction.
+    public var transientTolerance = 0.05
 
     public init() {}
 
@@ -98,34 +110,56 @@ public struct Theorem41Verification: Sendable {
     /// interval), alpha0 finite and > 0, at least one thread.
     public func validate() throws(ArgumentError) {
         guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 >= 0 && $0 <= 1 }) else { throw ArgumentError("lambdas", "must lie in [0, 1]") }
-        guard !horizons.isEmpty, horizons.allSatisfy({ $0 >= 2 }), zip(horizons, horizons.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw ArgumentError("horizons", "must be ascending and >= 2")
+        guard !horizons.isEmpty, horizons.allSatisfy({ $0 >= 2 && $0 <= Limits.exactHorizon }),
+              zip(horizons, horizons.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw ArgumentError("horizons", "must be ascending and in 2...\(Limits.exactHorizon)")
         }
-        guard seeds >= 2, seeds <= Limits.seeds else { throw ArgumentError("seeds", "must be in 2...\(Limits.seeds), got \(seeds)") }
+        for (name, n) in [("seeds", seeds), ("exactSeeds", exactSeeds)] where n < 2 || n > Limits.seeds {
+            throw ArgumentError(name, "must be in 2...\(Limits.seeds), got \(n)")
+        }
         guard alpha0 >= 1e-12, alpha0 <= 1e12 else { throw ArgumentError("alpha0", "must lie in [1e-12, 1e12], got \(alpha0)") }
         guard threads >= 1 else { throw ArgumentError("threads", "must be >= 1") }
+        if let start, !start.allSatisfy(\.isFinite) { throw ArgumentError("init", "must be finite") }
     }
 
-    /// The verdict over rows: cells whose interval exceeds the paper bound, and whether the per-datum
-    /// gradient norms stayed within Prop. A.1. The check passes when no cell exceeds and A.1 holds.
-    public static func verdict(_ rows: [Row]) -> (exceeded: Int, propositionA1: Bool, passed: Bool) {
-        let exceeded = rows.flatMap(\.cells).filter { !$0.passed }.count
-        let propA1 = rows.allSatisfy { $0.dpoGradientRatio <= 1 + 1e-12 && $0.sftGradientRatio <= 1 + 1e-12 }
-        return (exceeded, propA1, exceeded == 0 && propA1)
+    /// Where a cell stands against the asymptotic prediction.
+    public enum Asymptotic: Sendable, Equatable {
+        /// Not the largest horizon.
+        case notChecked
+        /// The transient criterion fails: reported, never passed.
+        case notYetAsymptotic
+        case passed
+        case failed
     }
 
     public struct Cell: Sendable {
         public var horizon: Int
         public var mean: Double
-        public var halfWidth: Double
+        /// Standard error of the mean over the seeds.
+        public var standardError: Double
+        public var halfWidth: Double { 1.96 * standardError }
         public var paperBound: Double
         public var tightBound: Double
-        public var passed: Bool { mean + halfWidth <= paperBound }
+        /// E[G] computed exactly, with its error bound (one-dimensional instances only).
+        public var exact: Double?
+        public var exactError: Double?
+        /// alpha_T tr(Sigma*) / 4 and mean / prediction.
+        public var asymptoticGap: Double
+        public var asymptoticRatio: Double { mean / asymptoticGap }
+        public var asymptotic = Asymptotic.notChecked
+        public var withinBound: Bool { mean + halfWidth <= paperBound }
+        /// |mean - exact| <= 3 standard errors + errorBound.
+        public var matchesExact: Bool {
+            guard let exact, let exactError else { return true }
+            return abs(mean - exact) <= 3 * standardError + exactError
+        }
+        public var passed: Bool { withinBound && matchesExact && asymptotic != .failed }
     }
 
     public struct Row: Sendable {
         public var instance: String
         public var lambda: Double
+        public var seeds: Int
         public var distance: Double
         public var paperM: Double
         public var tightM: Double
@@ -135,6 +169,39 @@ public struct Theorem41Verification: Sendable {
         /// The largest per-datum gradient norms seen at the recorded iterates, over 2 beta Phi and 2 Phi.
         public var dpoGradientRatio: Double
         public var sftGradientRatio: Double
+        /// The transient criterion at the largest horizon: the deterministic (Mix) run's gap and the lag,
+        /// both relative to the prediction.
+        public var deterministicShare: Double
+        public var lag: Double
+        /// The largest mean / paper bound over the cells (how close the bound is).
+        public var largestBoundRatio: Double { cells.map { $0.mean / $0.paperBound }.max() ?? 0 }
+    }
+
+    /// The verdict over rows, check by check. The check passes when every cell's interval is under the
+    /// paper bound, every Monte Carlo mean matches its exact expectation, no asymptotic cell fails, and
+    /// the per-datum gradient norms stayed within Prop. A.1.
+    public struct Verdict: Sendable {
+        public var exceeded: Int
+        public var exactMismatches: Int
+        public var asymptoticFailures: Int
+        public var asymptoticChecked: Int
+        public var notYetAsymptotic: Int
+        public var propositionA1: Bool
+        public var passed: Bool { exceeded == 0 && exactMismatches == 0 && asymptoticFailures == 0 && propositionA1 }
+        /// The checks that failed, by name.
+        public var failedChecks: [String] {
+            [("bound", exceeded > 0), ("exact", exactMismatches > 0), ("asymptotic", asymptoticFailures > 0),
+             ("propositionA1", !propositionA1)].filter(\.1).map(\.0)
+        }
+    }
+
+    public static func verdict(_ rows: [Row]) -> Verdict {
+        let cells = rows.flatMap(\.cells)
+        let propA1 = rows.allSatisfy { $0.dpoGradientRatio <= 1 + 1e-12 && $0.sftGradientRatio <= 1 + 1e-12 }
+        return Verdict(exceeded: cells.filter { !$0.withinBound }.count, exactMismatches: cells.filter { !$0.matchesExact }.count,
+                       asymptoticFailures: cells.filter { $0.asymptotic == .failed }.count,
+                       asymptoticChecked: cells.filter { $0.asymptotic == .passed || $0.asymptotic == .failed }.count,
+                       notYetAsymptotic: cells.filter { $0.asymptotic == .notYetAsymptotic }.count, propositionA1: propA1)
     }
 
     public struct NotAttained: Error, CustomStringConvertible {
@@ -144,21 +211,32 @@ public struct Theorem41Verification: Sendable {
     public func run(name: String, problem: Problem) throws -> [Row] {
         try validate()
         guard problem.weightDecay == 0 else { throw NotAttained(description: "\(name): Theorem 4.1 is checked with weightDecay 0") }
+        if let start {
+            guard start.count == problem.dimension else {
+                throw ArgumentError("init", "has \(start.count) entries, but \(name) has dimension \(problem.dimension)")
+            }
+            guard Limits.marginBound(start, featureBound: problem.featureBound, beta: problem.beta) <= Limits.margin else {
+                throw ArgumentError("init", "is too large for \(name): its margins |theta . phi| would pass 1e150")
+            }
+        }
+        let theta1 = start ?? problem.defaultStart
+        let oneDimensional = (try? ScalarModel(problem: problem)) != nil
+        let seeds = oneDimensional ? exactSeeds : self.seeds
         var rows: [Row] = []
-        let start = problem.defaultStart
         for lambda in lambdas {
             let optima = try OptimalValues(problem: problem, lambda: lambda, solver: solver)
             guard optima.mix.attained else {
                 throw NotAttained(description: "\(name): the minimum of f_mix at lambda = \(lambda) is not attained")
             }
-            // D needs the Hessian's eigenvectors at the optimum: dense work.
+            // D and the asymptotic modes need the Hessian's eigenvectors at the optimum: dense work.
             try Limits.checkDense(dimension: problem.dimension, forms: problem.linearFormCount, limit: solver.memoryLimit)
-            let bound = try Theorem41Bound(problem: problem, lambda: lambda, alpha0: alpha0, optimum: optima.mix, start: start)
+            let bound = try Theorem41Bound(problem: problem, lambda: lambda, alpha0: alpha0, optimum: optima.mix, start: theta1)
+            let asymptotic = try AsymptoticGap(problem: problem, lambda: lambda, optimum: optima.mix)
             let trainer = Trainer(problem: problem, optima: optima)
             // theta_T is the iterate after T - 1 updates.
             let record = RecordMode.steps(horizons.map { $0 - 1 })
             let spec = RunSpec(method: .alright, lambda: lambda, steps: horizons.max()! - 1,
-                               schedule: .inverseSqrt(alpha0), record: record)
+                               schedule: .inverseSqrt(alpha0), record: record, start: start)
             let perSeed = parallelMap(count: seeds, threads: threads) { seed -> ([Double], (Double, Double)) in
                 var run = spec
                 run.seed = UInt64(seed)
@@ -175,18 +253,45 @@ public struct Theorem41Verification: Sendable {
                 throw NotAttained(description: "\(name): the method under test (\(method.name)) stopped before the largest horizon")
             }
             let ratios = perSeed.map(\.1)
+            // The exact expectation of the built-in ALRIGHT, where the instance is one-dimensional.
+            let exact = oneDimensional
+                ? try ExactExpectation(problem: problem, spec: spec, optima: optima).run(horizons: horizons) : nil
+            // The transient criterion at the largest horizon: full-gradient descent on f_mix (the mean
+            // dynamics) with the same steps, from the same start.
+            let largest = horizons.last!
+            var mixSpec = spec
+            mixSpec.method = .mix
+            mixSpec.record = .final
+            let deterministicGap = max(0, trainer.run(mixSpec) { _ in }.final.gapMix)
+            let prediction = asymptotic.prediction(stepSize: alpha0 / Double(largest).squareRoot())
+            let lag = asymptotic.lag(horizon: largest, alpha0: alpha0)
+            let deterministicShare = prediction > 0 ? deterministicGap / prediction : .infinity
             var cells: [Cell] = []
             for (h, horizon) in horizons.enumerated() {
                 let values = gaps.map { $0[h] }
                 let n = Double(values.count)
                 let mean = values.reduce(0, +) / n
                 let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(1, n - 1)
-                cells.append(Cell(horizon: horizon, mean: mean, halfWidth: 1.96 * (variance / n).squareRoot(),
-                                  paperBound: bound.paper(horizon), tightBound: bound.tight(horizon)))
+                var cell = Cell(horizon: horizon, mean: mean, standardError: (variance / n).squareRoot(),
+                                paperBound: bound.paper(horizon), tightBound: bound.tight(horizon),
+                                exact: exact?[h].expectedGap, exactError: exact?[h].errorBound,
+                                asymptoticGap: asymptotic.prediction(stepSize: alpha0 / Double(horizon).squareRoot()))
+                if horizon == largest {
+                    if deterministicShare <= transientTolerance, lag <= transientTolerance, prediction > 0 {
+                        let ratioError = cell.standardError / prediction
+                        let ratio = cell.asymptoticRatio
+                        cell.asymptotic = ratio >= asymptoticWindow.low - 2 * ratioError && ratio <= asymptoticWindow.high + 2 * ratioError
+                            ? .passed : .failed
+                    } else {
+                        cell.asymptotic = .notYetAsymptotic
+                    }
+                }
+                cells.append(cell)
             }
-            rows.append(Row(instance: name, lambda: lambda, distance: bound.distance, paperM: bound.paperM,
+            rows.append(Row(instance: name, lambda: lambda, seeds: seeds, distance: bound.distance, paperM: bound.paperM,
                             tightM: bound.tightM, cells: cells, slope: Self.slope(cells),
-                            dpoGradientRatio: ratios.map(\.0).max() ?? 0, sftGradientRatio: ratios.map(\.1).max() ?? 0))
+                            dpoGradientRatio: ratios.map(\.0).max() ?? 0, sftGradientRatio: ratios.map(\.1).max() ?? 0,
+                            deterministicShare: deterministicShare, lag: lag))
         }
         return rows
     }

@@ -19,19 +19,32 @@ public enum MethodName: String, CaseIterable, Sendable, Codable {
     public var isSequential: Bool { self == .sequential || self == .sequentialSFTFirst }
 }
 
-/// Algorithm 1's plan: the order of the phases, their lengths T_DPO and T_SFT, and the optional threshold
-/// that ends a phase once its objective is within it of its optimum (the toy uses 0.05).
+/// How Sequential's second phase indexes the step-size schedule: `continue` carries the update index on
+/// (update T_1 + k of the run uses alpha_{T_1 + k}), `restart` starts the schedule again (alpha_k), as a
+/// fresh run on the second objective would. Constant rates give the same run either way.
+public enum PhaseSchedule: String, CaseIterable, Sendable, Codable {
+    case `continue`
+    case restart
+
+    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+/// Algorithm 1's plan: the order of the phases, their lengths T_DPO and T_SFT, the optional threshold
+/// that ends a phase once its objective is within it of its optimum (the toy uses 0.05), and how the
+/// second phase indexes the schedule (default `continue`).
 public struct SequentialPlan: Sendable, Equatable {
     public var dpoFirst: Bool
     public var dpoSteps: Int
     public var sftSteps: Int
     public var threshold: Double?
+    public var phaseSchedule: PhaseSchedule
 
-    public init(dpoFirst: Bool, dpoSteps: Int, sftSteps: Int, threshold: Double? = nil) {
+    public init(dpoFirst: Bool, dpoSteps: Int, sftSteps: Int, threshold: Double? = nil, phaseSchedule: PhaseSchedule = .continue) {
         self.dpoFirst = dpoFirst
         self.dpoSteps = dpoSteps
         self.sftSteps = sftSteps
         self.threshold = threshold
+        self.phaseSchedule = phaseSchedule
     }
 }
 
@@ -42,12 +55,15 @@ public struct MethodParameters: Sendable, Equatable {
     public var sftSteps: Int?
     public var threshold: Double?
     public var evalEvery: Int?
+    public var phaseSchedule: PhaseSchedule?
 
-    public init(dpoSteps: Int? = nil, sftSteps: Int? = nil, threshold: Double? = nil, evalEvery: Int? = nil) {
+    public init(dpoSteps: Int? = nil, sftSteps: Int? = nil, threshold: Double? = nil, evalEvery: Int? = nil,
+                phaseSchedule: PhaseSchedule? = nil) {
         self.dpoSteps = dpoSteps
         self.sftSteps = sftSteps
         self.threshold = threshold
         self.evalEvery = evalEvery
+        self.phaseSchedule = phaseSchedule
     }
 }
 
@@ -77,7 +93,8 @@ public enum Method: Sendable, Equatable {
     public static func make(_ name: MethodName, steps: Int, parameters p: MethodParameters = MethodParameters())
         throws(ArgumentError) -> Method {
         guard steps >= 1 else { throw ArgumentError("steps", "must be >= 1, got \(steps)") }
-        if !name.isSequential, let given = [("dpoSteps", p.dpoSteps != nil), ("sftSteps", p.sftSteps != nil), ("threshold", p.threshold != nil)].first(where: \.1) {
+        if !name.isSequential, let given = [("dpoSteps", p.dpoSteps != nil), ("sftSteps", p.sftSteps != nil), ("threshold", p.threshold != nil),
+                                                   ("phaseSchedule", p.phaseSchedule != nil)].first(where: \.1) {
             throw ArgumentError(given.0, "applies to the sequential methods only")
         }
         if name != .maxrightStale, p.evalEvery != nil { throw ArgumentError("evalEvery", "applies to maxright-stale only") }
@@ -85,7 +102,8 @@ public enum Method: Sendable, Equatable {
         switch name {
         case .sequential, .sequentialSFTFirst:
             method = .sequential(SequentialPlan(dpoFirst: name == .sequential, dpoSteps: p.dpoSteps ?? steps,
-                                                sftSteps: p.sftSteps ?? steps, threshold: p.threshold))
+                                                sftSteps: p.sftSteps ?? steps, threshold: p.threshold,
+                                                phaseSchedule: p.phaseSchedule ?? .continue))
         case .mix: method = .mix
         case .alright: method = .alright
         case .maxright: method = .maxright
@@ -98,7 +116,8 @@ public enum Method: Sendable, Equatable {
     /// The parameters this method carries (for summaries and manifests).
     public var parameters: MethodParameters {
         switch self {
-        case .sequential(let plan): MethodParameters(dpoSteps: plan.dpoSteps, sftSteps: plan.sftSteps, threshold: plan.threshold)
+        case .sequential(let plan):
+            MethodParameters(dpoSteps: plan.dpoSteps, sftSteps: plan.sftSteps, threshold: plan.threshold, phaseSchedule: plan.phaseSchedule)
         case .maxrightStale(let k): MethodParameters(evalEvery: k)
         case .mix, .alright, .maxright: MethodParameters()
         }

@@ -6,8 +6,9 @@ import Foundation
 ///   theta_0..theta_{d-1},f_dpo,f_sft,gap_dpo,gap_sft,gap_mix,ideal_distance,grad_evals,loss_evals,f_mix;
 ///   a sweep's trajectories.csv puts run_id first;
 /// - the run summary (a sweep's summary.csv and figure2's summary.csv): one row per run with its
-///   parameters, final values, cost counters, its status (ok or diverged), the instance's name, the final
-///   theta and wall_seconds last.
+///   parameters, final values, cost counters, its status (ok or diverged), the instance's name,
+///   Sequential's phase_schedule (continue or restart; empty for the other methods), the final theta and
+///   wall_seconds last.
 public enum RunTable {
     /// What labels a run's rows: the method's name (a built-in one, or a user rule's), lambda and seed.
     public struct Labels: Sendable {
@@ -45,7 +46,7 @@ public enum RunTable {
     public static func summary(dimension d: Int) -> CSVTable {
         CSVTable(["run_id", "instance", "method", "lambda", "steps", "schedule", "rate", "seed", "batch", "eval_every",
                   "dpo_steps", "sft_steps", "threshold", "record", "steps_taken", "f_dpo", "f_sft", "f_mix", "gap_dpo",
-                  "gap_sft", "gap_mix", "ideal_distance", "grad_evals", "loss_evals", "status", "instance_name"]
+                  "gap_sft", "gap_mix", "ideal_distance", "grad_evals", "loss_evals", "status", "instance_name", "phase_schedule"]
                  + (0..<d).map { "theta_\($0)" } + ["wall_seconds"])
     }
 
@@ -61,7 +62,8 @@ public enum RunTable {
             p.threshold.map(CSV.number) ?? "", s.record.description, "\(result.steps)",
         ]
         let finals: [String] = [f.fDPO, f.fSFT, f.fMix, f.gapDPO, f.gapSFT, f.gapMix, f.idealDistance].map(CSV.number)
-        let counters: [String] = ["\(result.gradEvals)", "\(result.lossEvals)", status(result), CSV.field(instanceName)]
+        let counters: [String] = ["\(result.gradEvals)", "\(result.lossEvals)", status(result), CSV.field(instanceName),
+                                  p.phaseSchedule?.rawValue ?? ""]
         return parameters + finals + counters + padded(f.theta, dimension) + [String(format: "%.6f", seconds)]
     }
 

@@ -11,6 +11,10 @@ public protocol SelectionRule {
 
     /// Whether `didStep` reads `lossBefore`; when false the loop skips computing the loss (a logarithm per datum).
     static var usesLossBefore: Bool { get }
+
+    /// The index k of alpha_k for update t, asked right after `objective(forStep: t)`: t itself, except
+    /// for Sequential's second phase with `PhaseSchedule.restart`.
+    func scheduleIndex(forUpdate t: Int) -> Int
 }
 
 extension SelectionRule {
@@ -18,6 +22,9 @@ extension SelectionRule {
 
     @inline(__always)
     public mutating func didStep(on objective: Objective, lossBefore: Double, context: RuleContext) {}
+
+    @inline(__always)
+    public func scheduleIndex(forUpdate t: Int) -> Int { t }
 }
 
 /// What a rule may look at: the trade-off lambda, the optimal values, a random stream of its own, and

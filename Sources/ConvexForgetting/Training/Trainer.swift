@@ -117,7 +117,7 @@ public struct Trainer: Sendable {
         while t < maximumSteps {
             guard let objective = rule.objective(forStep: t + 1, context: &context) else { break }
             t += 1
-            let alpha = schedule.stepSize(t)
+            let alpha = schedule.stepSize(rule.scheduleIndex(forUpdate: t))
             let lossBefore: Double
             if batchSize == 0 {
                 lossBefore = kernel.evaluate(objective, th, gradient: g, value: needsLoss)

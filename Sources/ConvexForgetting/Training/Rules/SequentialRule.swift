@@ -7,6 +7,7 @@ public struct SequentialRule: SelectionRule {
     public let firstSteps: Int
     public let secondSteps: Int
     public let threshold: Double?
+    public let phaseSchedule: PhaseSchedule
     /// Updates taken in each phase so far.
     public private(set) var taken = (0, 0)
     private var phase = 0
@@ -17,6 +18,13 @@ public struct SequentialRule: SelectionRule {
         firstSteps = plan.dpoFirst ? plan.dpoSteps : plan.sftSteps
         secondSteps = plan.dpoFirst ? plan.sftSteps : plan.dpoSteps
         threshold = plan.threshold
+        phaseSchedule = plan.phaseSchedule
+    }
+
+    /// With `restart`, the second phase's k-th update uses alpha_k.
+    @inline(__always)
+    public func scheduleIndex(forUpdate t: Int) -> Int {
+        phase == 1 && phaseSchedule == .restart ? taken.1 : t
     }
 
     private func optimum(_ objective: Objective, _ context: RuleContext) -> Double {
