@@ -29,8 +29,16 @@ def main(directory, bounds_path):
     if not summary:
         sys.exit(f"theorem41.py: {summary_path} has no runs")
     constants = {}
+    exact = defaultdict(list)
+    asymptotic = defaultdict(list)
     for b in bounds:
-        constants[(b["instance"], float(b["lambda"]))] = (float(b["distance"]), float(b["paper_m"]), float(b["tight_m"]), float(b["alpha0"]))
+        key = (b["instance"], float(b["lambda"]))
+        constants[key] = (float(b["distance"]), float(b["paper_m"]), float(b["tight_m"]), float(b["alpha0"]))
+        # Newer CSVs: the exact expectation (one-dimensional instances) and the asymptotic prediction per horizon.
+        if b.get("exact_gap"):
+            exact[key].append((int(b["horizon"]), float(b["exact_gap"])))
+        if b.get("asymptotic_gap"):
+            asymptotic[key].append((int(b["horizon"]), float(b["asymptotic_gap"])))
     # Join on the instance's own name (the bounds' instance column). Older sweeps have no instance_name column:
     # then the file stem of the instance path stands in, which matches only where file and name agree.
     stems = [r for r in summary if not r.get("instance_name")]
@@ -79,6 +87,13 @@ def main(directory, bounds_path):
                 grid = [10 ** (k / 20) for k in range(20, 20 * 6 + 1)]
                 ax.plot(grid, [bound(T, d, paper_m, alpha0) for T in grid], "k-", lw=1.2, label="bound, paper M (Prop. A.1)")
                 ax.plot(grid, [bound(T, d, tight_m, alpha0) for T in grid], "k--", lw=1.2, label="bound, instance-tight M")
+            if asymptotic[(name, lam)]:
+                points = sorted(asymptotic[(name, lam)])
+                ax.plot([p[0] for p in points], [p[1] for p in points], ":", color="tab:blue", lw=1.4,
+                        label=r"asymptotic $\alpha_T\,tr(\Sigma^*)/4$")
+            if exact[(name, lam)]:
+                points = sorted(exact[(name, lam)])
+                ax.plot([p[0] for p in points], [p[1] for p in points], "x", color="tab:red", ms=7, label="exact E[G] (1-D instance)")
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.grid(alpha=0.3, which="both")

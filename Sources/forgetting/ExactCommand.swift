@@ -10,7 +10,7 @@ struct ExactCommand: ParsableCommand {
         When every DPO difference and SFT feature difference of the instance lies on one line (the \
         lower-bound construction, for one), every method is a Markov chain on the scalar s = theta . u, and \
         the law of s after T - 1 updates is propagated exactly, or on a refined grid once it has too many \
-        atoms (THEORY.md section 5). horizon T means theta_T, the iterate after T - 1 updates of one run of \
+        atoms (THEORY.md section 6). horizon T means theta_T, the iterate after T - 1 updates of one run of \
         the method (the indexing of `verify theorem41`); the run has max(horizons) - 1 updates, Sequential's \
         phases that many each unless --dpo-steps/--sft-steps say otherwise. errorBound is a two-grid \
         estimate of the discretisation error plus a bound on the mass dropped from the tails, at most 1e-3 \

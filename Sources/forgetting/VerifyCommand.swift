@@ -114,7 +114,7 @@ struct Theorem33Command: ParsableCommand {
                 let alright = report.contrast.first { $0.lambda == row.lambda }?.alrightGap
                 return row.cells.map { cell in
                     [CSV.field(row.variant.description), CSV.number(row.lambda), CSV.number(row.floor),
-                     row.horizon.isFinite ? CSV.number(row.horizon) : "", "\(cell.horizon)", CSV.number(cell.gap), "\(cell.checked)",
+                     CSV.number(row.horizon), "\(cell.horizon)", CSV.number(cell.gap), "\(cell.checked)",
                      "\(cell.passed)", alright.map(CSV.number) ?? "", CSV.number(cell.margin),
                      cell.envelope.map { CSV.number($0.low) } ?? "", cell.envelope.map { CSV.number($0.high) } ?? "",
                      cell.certifiedFloor.map(CSV.number) ?? "", cell.sharpness.map(CSV.number) ?? "", "\(cell.insideEnvelope)"]

@@ -212,3 +212,64 @@ import Testing
         #expect(close(full.lag(horizon: 40_000, alpha0: 0.5) * 2, full.lag(horizon: 10_000, alpha0: 0.5), 1e-3))
     }
 }
+
+/// The command-line side: `forgetting exact --json`'s contract, its refusals, and the new CSV columns of
+/// both verify commands.
+@Suite struct ExactCommandTests {
+    let lowerBound = repositoryRoot.appendingPathComponent("Experiments/instances/lower-bound.json").path
+
+    @Test func exactPrintsRowsAsJSON() throws {
+        let result = try runCLI(["exact", "--instance", lowerBound, "--method", "alright", "--lambda", "0.3", "--schedule", "inverse-sqrt",
+                                 "--learning-rate", "0.5", "--horizons", "2,5,40", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        let rows = object["rows"] as! [[String: Any]]
+        #expect(rows.map { $0["horizon"] as! Int } == [2, 5, 40])
+        #expect(rows.allSatisfy { ($0["expectedGap"] as! Double) > 0 && ($0["errorBound"] as! Double) >= 0 })
+        // T = 2 is one update: lambda DPO step and 1 - lambda SFT step, by hand from the library.
+        let problem = try Problem.load(path: lowerBound)
+        let optimum = try NewtonSolver().minimize(problem, .mix(lambda: 0.3)).value
+        let start = problem.defaultStart
+        var expected = 0.0
+        for (objective, p) in [(Objective.dpo, 0.3), (.sft, 0.7)] {
+            let g = problem.gradient(objective, at: start)
+            expected += p * (problem.value(.mix(lambda: 0.3), at: zip(start, g).map { $0 - 0.5 * $1 }) - optimum)
+        }
+        #expect(abs((rows[0]["expectedGap"] as! Double) - expected) < 1e-12)
+        // Deterministic methods: error bound 0.
+        let mix = try runCLI(["exact", "--instance", lowerBound, "--method", "mix", "--lambda", "0.3", "--learning-rate", "0.1",
+                              "--horizons", "10,100", "--json"])
+        #expect(mix.status == 0 && mix.stdout.contains("\"errorBound\":0"), "\(mix.stdout)")
+    }
+
+    @Test func exactRefusesInOneLine() throws {
+        let random = repositoryRoot.appendingPathComponent("Experiments/instances/random-a.json").path
+        for (arguments, words) in [
+            (["--instance", random, "--method", "alright"], "not one-dimensional"),
+            (["--instance", lowerBound, "--method", "maxright-stale"], "maxright-stale"),
+        ] {
+            let result = try runCLI(["exact"] + arguments + ["--lambda", "0.5", "--learning-rate", "0.1", "--horizons", "10"])
+            #expect(result.status == 1 && result.stderr.contains(words) && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        }
+        let bad = try runCLI(["exact", "--instance", lowerBound, "--method", "alright", "--lambda", "0.5", "--learning-rate", "0.1",
+                              "--horizons", "10,5"])
+        #expect(bad.status == 1 && bad.stderr.contains("--horizons"))
+    }
+
+    @Test func verifyCommandsWriteTheNewColumns() throws {
+        let root = try temporaryDirectory()
+        let t33 = root.appendingPathComponent("t33.csv").path
+        #expect(try runCLI(["verify", "theorem33", "--lambdas", "0.5", "--horizons", "1000", "--alright-steps", "10", "--csv", t33]).status == 0)
+        let header33 = try String(contentsOfFile: t33, encoding: .utf8).split(separator: "\n")[0]
+        for column in ["s_out", "envelope_low", "envelope_high", "certified_floor"] { #expect(header33.contains(column)) }
+        let t41 = root.appendingPathComponent("t41.csv").path
+        let run = try runCLI(["verify", "theorem41", "--instance", lowerBound, "--seeds", "20", "--exact-seeds", "200", "--lambdas", "0.5",
+                              "--horizons", "10,100", "--init", "-10,10", "--csv", t41])
+        #expect(run.status == 0, "\(run.stderr)")
+        let header41 = try String(contentsOfFile: t41, encoding: .utf8).split(separator: "\n")[0]
+        for column in ["asymptotic_gap", "asymptotic_ratio", "exact_gap", "exact_error"] { #expect(header41.contains(column)) }
+        let wrongDimension = try runCLI(["verify", "theorem41", "--instance", lowerBound, "--seeds", "2", "--lambdas", "0.5",
+                                         "--horizons", "10", "--init", "1,2,3"])
+        #expect(wrongDimension.status == 1 && wrongDimension.stderr.contains("--init"), "\(wrongDimension.stderr)")
+    }
+}

@@ -1,7 +1,7 @@
 import Foundation
 
 /// E[G_mix,lambda(theta_T)] computed, not sampled, on a one-dimensional instance (`ScalarModel`;
-/// THEORY.md section 5). Every method is a Markov chain on s: an update applies one of finitely many
+/// THEORY.md section 6). Every method is a Markov chain on s: an update applies one of finitely many
 /// deterministic maps s -> s - alpha_t sum_k w_k f_k'(s) (the objective a coin or the rule picks, and with a
 /// batch the multiset of data drawn), each with a known probability. The law of s is propagated exactly
 /// as a list of atoms while it has at most `gridPoints` of them; beyond that each step's atoms are
