@@ -102,6 +102,8 @@ def build(seed=0, sft=600, dpo=600, heldout=None, swaps=2, beta=1.0, weight_deca
     order = np.random.default_rng(seed).permutation(len(labels))
     parts = {"sft": order[:sft], "dpo": order[sft:sft + dpo], "heldout": order[sft + dpo:]}
     if heldout is not None:
+        if heldout < 1:
+            raise ValueError("--heldout must be >= 1")
         parts["heldout"] = parts["heldout"][:heldout]
     sft_x, sft_y = x[parts["sft"]], labels[parts["sft"]]
     if len(np.unique(sft_y)) < CLASSES:

@@ -207,6 +207,8 @@ def main(argv=None):
         else:
             hidden, tokenize, description = hugging_face(args.model)
         scale = export(hidden, tokenize, data, args.out, args.beta, args.weight_decay, args.feature_bound, description)
+    except ImportError as error:
+        sys.exit(f"lm_features.py: --model {args.model} needs torch and transformers ({error})")
     except (ValueError, OSError, KeyError, TypeError) as error:
         sys.exit(f"lm_features.py: {error}")
     print(f"wrote {args.out}: {len(data['sft'])} SFT and {len(data['dpo'])} DPO data, model {description}, scale {scale:.6g}")
