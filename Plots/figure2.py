@@ -75,7 +75,10 @@ def main(directory):
         ax.set_ylabel(r"$f_{SFT}$")
         s = summary.get(method)
         if s:
-            ax.set_title(f"ideal distance {float(s['ideal_distance']):.3f}, gap_mix {float(s['gap_mix']):.3g}", fontsize=10)
+            title = f"ideal distance {float(s['ideal_distance']):.3f}, gap_mix {float(s['gap_mix']):.3g}"
+            if s.get("gap_max"):
+                title += f", gap_max {float(s['gap_max']):.2g}"
+            ax.set_title(title, fontsize=10)
         if column == 0:
             ax.legend(fontsize=7, loc="upper right")
         ax.grid(alpha=0.3)

@@ -58,7 +58,9 @@ public struct MaxGapSolver: Sendable {
     public var solver: NewtonSolver
     /// Closest approach to w = 0 and w = 1 without weight decay.
     public var endWeight = 1e-12
-    /// |h(w)| at which the weighted gaps count as met, relative to max(1, |f*_DPO|, |f*_SFT|).
+    /// |h(w)| at which the weighted gaps count as met, relative to max(1, |f*_DPO|, |f*_SFT|). The losses at
+    /// theta*(w) are themselves accurate to about 1e-12 (Newton stops at ||grad|| <= 1e-12 scale; a flat
+    /// Hessian direction turns that into a larger error in theta), so a smaller tolerance only adds solves.
     public var gapTolerance = 1e-12
     /// Root-search steps (mix solves) beyond the bracket.
     public var maxSteps = 200
