@@ -110,6 +110,10 @@ struct Figure2Command: ParsableCommand {
             ("learningRate", JSON.number(Figure2.learningRate)), ("sequentialPhaseSteps", "\(Figure2.sequentialPhaseSteps)"),
             ("threshold", JSON.number(Figure2.threshold)), ("jointSteps", "\(Figure2.jointSteps)"),
             ("thetaRef", JSON.vector(problem.thetaRef)), ("instance", JSON.string(shownInstance)),
+            ("maxOptimum", JSON.object([
+                ("value", JSON.number(optima.maxGap.value)), ("theta", JSON.vector(optima.maxGap.theta)),
+                ("weight", JSON.number(optima.maxGap.weight)), ("attained", "\(optima.maxGap.attained)"),
+            ])),
         ]) + "\n"
         try writeTable(trajectoryTable, trajectories, to: path("trajectories.csv"))
         try writeTable(Landscape.table, landscape.rows, to: path("landscape.csv"))
