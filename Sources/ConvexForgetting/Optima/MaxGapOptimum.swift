@@ -90,9 +90,17 @@ public struct MaxGapSolver: Sendable {
             let gapSFT = (1 - lambda) * (problem.value(.sft, at: optimum.theta) - sft.value)
             return FrontPoint(weight: w, optimum: optimum, gapDPO: gapDPO, gapSFT: gapSFT)
         }
+        // Warm-started at a neighbour's minimizer, a solve to the default gradient tolerance may take no step
+        // at all when w moves by less than about 1e-12 / curvature, which would leave h piecewise constant
+        // near its root; a 1000 times tighter tolerance costs one more (quadratically convergent) step.
+        var inner = solver
+        inner.gradientTolerance = solver.gradientTolerance * 1e-3
+        // Every solve below is at some w in (0, 1), whose attainment is the same for all such w (the same
+        // linear forms with positive weights): decided once, at w = lambda.
+        inner.knownAttainment = nil
         func solve(_ w: Double, from start: [Double]) throws -> FrontPoint {
             solves += 1
-            return point(w, try solver.minimize(problem, .mix(lambda: w), from: start))
+            return point(w, try inner.minimize(problem, .mix(lambda: w), from: start))
         }
         func result(_ p: FrontPoint, attained: Bool, _ meeting: MaxGapOptimum.Meeting) -> MaxGapOptimum {
             MaxGapOptimum(lambda: lambda, value: p.largest, theta: p.optimum.theta, weight: p.weight,
@@ -109,6 +117,7 @@ public struct MaxGapSolver: Sendable {
         if let mix { middle = point(lambda, mix) } else { middle = try solve(lambda, from: problem.thetaRef) }
         // Attainment of f_mix,w is the same for every w in (0, 1) (the same linear forms, positive weights).
         let mixAttained = middle.optimum.attained
+        inner.knownAttainment = mixAttained
         // Both gaps vanish at theta*(lambda): a common minimizer of f_DPO and f_SFT, F* = 0.
         if abs(middle.h) <= tolerance || (middle.gapDPO <= tolerance && middle.gapSFT <= tolerance) {
             return result(middle, attained: mixAttained, .balanced)
