@@ -76,23 +76,24 @@ struct VerifyMaxrightCommand: ParsableCommand {
         print("MAXRIGHT, alpha_t = \(alpha0)/sqrt(t), full batch: gap_max = F_lambda(theta_T) - min F_lambda,")
         print("F_lambda = max{lambda (f_DPO - f*_DPO), (1 - lambda)(f_SFT - f*_SFT)} (eq. 15). The paper proves no convergence")
         print("rate for MAXRIGHT: the slope below is measured, not checked. Pass: last gap_max <= \(fmt(tolerance, 3)) and below")
-        print("the first two horizons' gap_max.\n")
+        print("the first two horizons' gap_max. Without weight decay, the best iterate's gap_max must also stay under the")
+        print("best-iterate bound derived in THEORY.md 5.3 (ours: (D^2/2 + G^2 alpha0^2 (1 + ln T)/2) / (2 alpha0 (sqrt(T+1) - 1))).\n")
         let shown = verification.horizons
         print(formatTable(["instance", "lambda", "min F", "at w", "attained"] + shown.map { "T=\(shortInt($0))" }
-                          + ["gap_mix at last T", "slope", "status"], rows.map { row in
+                          + ["gap_mix at last T", "best gap_max <= bound (last T)", "slope", "status"], rows.map { row in
             [row.instance, fmt(row.lambda, 2), fmt(row.optimum.value, 4), fmt(row.optimum.weight, 4), "\(row.optimum.attained)"]
                 + row.gaps.map { fmt($0, 3) }
-                + [fmt(row.mixGaps.last!, 3), row.slope.map { fmt($0, 3) } ?? "n/a",
-                   row.passed ? "ok" : (row.belowTolerance ? "NOT DECREASING" : "ABOVE TOLERANCE")]
+                + [fmt(row.mixGaps.last!, 3), bestColumn(row), row.slope.map { fmt($0, 3) } ?? "n/a", status(row)]
         }))
         if let csv {
             let table = CSVTable(["instance", "lambda", "horizon", "gap_max", "gap_mix", "max_optimum", "max_weight",
-                                  "slope", "alpha0", "tolerance", "passed"])
+                                  "slope", "alpha0", "tolerance", "passed", "best_gap_max", "best_iterate_bound"])
             let cells = rows.flatMap { row in
-                zip(shown, zip(row.gaps, row.mixGaps)).map { horizon, gaps in
-                    [CSV.field(row.instance), CSV.number(row.lambda), "\(horizon)", CSV.number(gaps.0), CSV.number(gaps.1),
+                shown.indices.map { h in
+                    [CSV.field(row.instance), CSV.number(row.lambda), "\(shown[h])", CSV.number(row.gaps[h]), CSV.number(row.mixGaps[h]),
                      CSV.number(row.optimum.value), CSV.number(row.optimum.weight), row.slope.map(CSV.number) ?? "",
-                     CSV.number(alpha0), CSV.number(tolerance), "\(row.passed)"]
+                     CSV.number(alpha0), CSV.number(tolerance), "\(row.passed)",
+                     row.bestGaps.map { CSV.number($0[h]) } ?? "", row.bounds.map { CSV.number($0[h]) } ?? ""]
                 }
             }
             try writeTable(table, cells, to: csv)
@@ -100,5 +101,16 @@ struct VerifyMaxrightCommand: ParsableCommand {
         let verdict = MaxrightVerification.verdict(rows)
         print("\n\(rows.count) (instance, lambda) rows, \(verdict.failures) failed.")
         if !verdict.passed { throw CommandFailure("MAXRIGHT check failed: \(verdict.failures) rows do not reach their target") }
+    }
+
+    func bestColumn(_ row: MaxrightVerification.Row) -> String {
+        guard let best = row.bestGaps?.last, let bound = row.bounds?.last else { return "n/a" }
+        return "\(fmt(best, 2)) <= \(fmt(bound, 2))"
+    }
+
+    func status(_ row: MaxrightVerification.Row) -> String {
+        if row.passed { return "ok" }
+        if !row.withinBound { return "ABOVE BOUND" }
+        return row.belowTolerance ? "NOT DECREASING" : "ABOVE TOLERANCE"
     }
 }

@@ -187,6 +187,13 @@ import Testing
         for method in [MethodUnderTest.builtIn, Mutants.maxrightThroughRulePath] {
             let rows = try Self.verification(method).run(name: name, problem: problem)
             #expect(MaxrightVerification.verdict(rows).passed, "\(method.name): \(rows.map(\.gaps))")
+            // The derived best-iterate bound applies without weight decay only, and holds.
+            let decayed = problem.weightDecay > 0
+            #expect(rows.allSatisfy { ($0.bounds == nil) == decayed && $0.withinBound })
+            if let row = rows.first, let bounds = row.bounds, let best = row.bestGaps {
+                // Bound decreasing in T past the first horizons; the best gap never increases with T.
+                #expect(bounds.last! < bounds[1] && zip(best, best.dropFirst()).allSatisfy { $0 >= $1 })
+            }
         }
         for mutant in [Mutants.argminMaxright, Mutants.unweightedMaxright] {
             let rows = try Self.verification(mutant).run(name: name, problem: problem)
