@@ -58,9 +58,9 @@ public struct MaxGapSolver: Sendable {
     public var solver: NewtonSolver
     /// Closest approach to w = 0 and w = 1 without weight decay.
     public var endWeight = 1e-12
-    /// |h(w)| at which the weighted gaps count as met, relative to max(1, |f*_DPO|, |f*_SFT|). The losses at
-    /// theta*(w) are themselves accurate to about 1e-12 (Newton stops at ||grad|| <= 1e-12 scale; a flat
-    /// Hessian direction turns that into a larger error in theta), so a smaller tolerance only adds solves.
+    /// |h(w)| at which the weighted gaps count as met, relative to max(1, |f*_DPO|, |f*_SFT|): min F_lambda is then
+    /// known to about this accuracy. f*_DPO and f*_SFT come from solves to Newton's default tolerance, good to
+    /// about 1e-12, so a smaller tolerance would only add solves.
     public var gapTolerance = 1e-12
     /// Root-search steps (mix solves) beyond the bracket.
     public var maxSteps = 200
@@ -150,10 +150,7 @@ public struct MaxGapSolver: Sendable {
             let start = (w - low.weight <= high.weight - w ? low : high).optimum.theta
             let p = try solve(w, from: start)
             if p.largest < best.largest { best = p }
-            if abs(p.h) <= tolerance {
-                best = p
-                break
-            }
+            if abs(p.h) <= tolerance { break }
             if p.h > 0 {
                 low = p
                 lowH = p.h
