@@ -30,7 +30,7 @@ public struct MaxGapOptimum: Sendable, Equatable {
     public var weightedGapSFT: Double
     /// ||grad f_mix,w(theta)||: the certificate that theta is theta*(w).
     public var gradientNorm: Double
-    /// Whether F_lambda has a minimizer (THEORY.md section 5.3).
+    /// Whether F_lambda has a minimizer (THEORY.md section 5.2).
     public var attained: Bool
     public var meeting: Meeting
     /// Mix solves made (each a Newton run, warm-started).
