@@ -9,6 +9,7 @@ optima and the end marked; the second row is the loss-space trajectory (f_DPO, f
 (f*_DPO, f*_SFT) and the exact Pareto front (minimizers of f_mix,lambda over a lambda grid).
 Needs matplotlib only (CSV is read with the standard library).
 """
+import json
 import os
 import sys
 
@@ -38,6 +39,12 @@ def main(directory):
     # The ideal point: the optimal values of each objective alone.
     ideal = (float(dpo_opt["f_dpo"]), float(sft_opt["f_sft"]))
     mix_opt = min(pareto, key=lambda p: abs(float(p["lambda"]) - lam))
+    # MAXRIGHT's own target (eq. 15), recorded in the manifest by newer versions.
+    manifest_path = os.path.join(directory, "manifest.json")
+    max_opt = None
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            max_opt = json.load(f).get("maxOptimum")
 
     fig, axes = plt.subplots(2, 3, figsize=(13.5, 8.8))
     for column, (method, title) in enumerate(METHODS):
@@ -56,13 +63,15 @@ def main(directory):
         ax.plot(float(sft_opt["theta_0"]), float(sft_opt["theta_1"]), "s", color="darkorange", ms=7, label=r"$\theta^*_{SFT}$")
         ax.plot(float(mix_opt["theta_0"]), float(mix_opt["theta_1"]), "D", color="gray", ms=6,
                 label=rf"$\theta^*_{{mix}}$ ($\lambda$={lam:g})")
+        if max_opt:
+            ax.plot(*max_opt["theta"], "^", color="purple", mec="k", ms=7, label=r"$\theta^*_{max}$ (eq. 15)")
         ax.set_title(title)
         ax.set_xlabel(r"$\theta_0$")
         ax.set_ylabel(r"$\theta_1$")
         ax.set_xlim(xs[0], xs[-1])
         ax.set_ylim(ys[0], ys[-1])
         if column == 0:
-            fig.legend(handles=ax.get_lines(), loc="upper center", bbox_to_anchor=(0.5, 0.515), ncol=6, fontsize=8,
+            fig.legend(handles=ax.get_lines(), loc="upper center", bbox_to_anchor=(0.5, 0.515), ncol=7, fontsize=8,
                        frameon=False)
 
         ax = axes[1][column]
@@ -75,7 +84,10 @@ def main(directory):
         ax.set_ylabel(r"$f_{SFT}$")
         s = summary.get(method)
         if s:
-            ax.set_title(f"ideal distance {float(s['ideal_distance']):.3f}, gap_mix {float(s['gap_mix']):.3g}", fontsize=10)
+            title = f"ideal distance {float(s['ideal_distance']):.3f}, gap_mix {float(s['gap_mix']):.3g}"
+            if s.get("gap_max"):
+                title += f", gap_max {float(s['gap_max']):.2g}"
+            ax.set_title(title, fontsize=10)
         if column == 0:
             ax.legend(fontsize=7, loc="upper right")
         ax.grid(alpha=0.3)

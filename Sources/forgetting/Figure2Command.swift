@@ -81,7 +81,7 @@ struct Figure2Command: ParsableCommand {
         let trajectoryTable = RunTable.trajectory(dimension: 2)
         var trajectories: [[String]] = []
         var summary: [[String]] = []
-        var points: [[Double]] = [optima.dpo.theta, optima.sft.theta, optima.mix.theta]
+        var points: [[Double]] = [optima.dpo.theta, optima.sft.theta, optima.mix.theta, optima.maxGap.theta]
         var results: [(RunSpec, RunResult)] = []
         let shownInstance = instance ?? Figure2.instancePath
         for (id, spec) in Figure2.runs(lambda: lambda, seed: seed, record: record).enumerated() {
@@ -110,6 +110,10 @@ struct Figure2Command: ParsableCommand {
             ("learningRate", JSON.number(Figure2.learningRate)), ("sequentialPhaseSteps", "\(Figure2.sequentialPhaseSteps)"),
             ("threshold", JSON.number(Figure2.threshold)), ("jointSteps", "\(Figure2.jointSteps)"),
             ("thetaRef", JSON.vector(problem.thetaRef)), ("instance", JSON.string(shownInstance)),
+            ("maxOptimum", JSON.object([
+                ("value", JSON.number(optima.maxGap.value)), ("theta", JSON.vector(optima.maxGap.theta)),
+                ("weight", JSON.number(optima.maxGap.weight)), ("attained", "\(optima.maxGap.attained)"),
+            ])),
         ]) + "\n"
         try writeTable(trajectoryTable, trajectories, to: path("trajectories.csv"))
         try writeTable(Landscape.table, landscape.rows, to: path("landscape.csv"))
@@ -118,12 +122,13 @@ struct Figure2Command: ParsableCommand {
         try writeOutput(manifest, to: path("manifest.json"))
         let solved = Date().timeIntervalSince(started)
 
-        print("Figure 2 (lambda = \(lambda)): f*_DPO = \(fmt(optima.dpo.value)), f*_SFT = \(fmt(optima.sft.value)), f*_mix = \(fmt(optima.mix.value))\n")
+        print("Figure 2 (lambda = \(lambda)): f*_DPO = \(fmt(optima.dpo.value)), f*_SFT = \(fmt(optima.sft.value)), f*_mix = \(fmt(optima.mix.value)), min of MAXRIGHT's target max{lambda gap_DPO, (1 - lambda) gap_SFT} = \(fmt(optima.maxGap.value)) at w = \(fmt(optima.maxGap.weight))\n")
         let rows = results.map { spec, result in
             [spec.method.name.rawValue, "\(result.steps)", fmt(result.final.fDPO), fmt(result.final.fSFT), fmt(result.final.gapDPO),
-             fmt(result.final.gapSFT), fmt(result.final.gapMix), fmt(result.final.idealDistance), "\(result.gradEvals)", "\(result.lossEvals)"]
+             fmt(result.final.gapSFT), fmt(result.final.gapMix), fmt(result.final.gapMax), fmt(result.final.idealDistance),
+             "\(result.gradEvals)", "\(result.lossEvals)"]
         }
-        print(formatTable(["method", "steps", "f_dpo", "f_sft", "gap_dpo", "gap_sft", "gap_mix", "ideal_distance",
+        print(formatTable(["method", "steps", "f_dpo", "f_sft", "gap_dpo", "gap_sft", "gap_mix", "gap_max", "ideal_distance",
                            "grad_evals", "loss_evals"], rows))
         let sequential = results[0].1.final.idealDistance
         let best = max(results[1].1.final.idealDistance, results[2].1.final.idealDistance)

@@ -13,7 +13,7 @@ struct Forgetting: ParsableCommand {
         check, 3 a run diverged (a non-finite iterate or loss), 128 + N killed by signal N.
         """,
         version: toolkitVersion,
-        subcommands: [InstanceCommand.self, EvalCommand.self, OptimumCommand.self, CheckCommand.self, TrainCommand.self, ExactCommand.self, Figure2Command.self, VerifyCommand.self, SweepCommand.self, MergeCommand.self, FrontCommand.self, BenchCommand.self]
+        subcommands: [InstanceCommand.self, EvalCommand.self, OptimumCommand.self, CheckCommand.self, TrainCommand.self, ExactCommand.self, Figure2Command.self, VerifyCommand.self, SweepCommand.self, MergeCommand.self, FrontCommand.self, BenchCommand.self, ReportCommand.self]
     )
 
     /// Parses and runs the command. Help and the version print as usual; every error, from a flag or from

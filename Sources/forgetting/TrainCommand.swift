@@ -72,8 +72,9 @@ struct TrainCommand: ParsableCommand {
         abstract: "Run one method and write its trajectory as CSV.",
         discussion: """
         Columns: method,lambda,seed,step,objective,step_size,theta_0..theta_{d-1},f_dpo,f_sft,gap_dpo,gap_sft,\
-        gap_mix,ideal_distance,grad_evals,loss_evals,f_mix. Row step = t holds the iterate after t updates; \
-        objective and step_size are those of the update that produced it (init for step 0).
+        gap_mix,ideal_distance,grad_evals,loss_evals,f_mix,gap_max. Row step = t holds the iterate after t updates; \
+        objective and step_size are those of the update that produced it (init for step 0). gap_max is the gap \
+        of MAXRIGHT's own target max{lambda gap_dpo, (1 - lambda) gap_sft} (eq. 15) to its exact minimum.
         """)
 
     @OptionGroup var instance: InstanceOption
@@ -121,6 +122,6 @@ struct TrainCommand: ParsableCommand {
         }
         let f = result.final
         print("wrote \(out): \(rows) rows, \(result.steps) steps of \(labels.method)")
-        print("final: f_dpo \(fmt(f.fDPO)), f_sft \(fmt(f.fSFT)), gap_mix \(fmt(f.gapMix)), ideal distance \(fmt(f.idealDistance)), \(result.gradEvals) gradient and \(result.lossEvals) loss evaluations")
+        print("final: f_dpo \(fmt(f.fDPO)), f_sft \(fmt(f.fSFT)), gap_mix \(fmt(f.gapMix)), gap_max \(fmt(f.gapMax)), ideal distance \(fmt(f.idealDistance)), \(result.gradEvals) gradient and \(result.lossEvals) loss evaluations")
     }
 }

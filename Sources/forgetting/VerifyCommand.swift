@@ -5,7 +5,7 @@ import Foundation
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify", abstract: "Check the paper's theorems on real numbers (see THEORY.md).",
-        subcommands: [Theorem33Command.self, Theorem41Command.self])
+        subcommands: [Theorem33Command.self, Theorem41Command.self, VerifyMaxrightCommand.self, VerifyMutantsCommand.self])
 }
 
 /// validate() of a verify command: the library checks the parameters, and a --csv target must be writable.

@@ -28,7 +28,7 @@ struct DPOOnlyRule: SelectionRule {
         let lowerBound = try Problem(try InstanceFile.load(path: repositoryRoot.appendingPathComponent("Experiments/instances/lower-bound.json").path))
         var theorem41 = Theorem41Verification()
         theorem41.horizons = [100, 10]
-        #expect(throws: ArgumentError("horizons", "must be ascending and >= 2")) { try theorem41.run(name: "lb", problem: lowerBound) }
+        #expect(throws: ArgumentError("horizons", "must be ascending and in 2...\(Limits.exactHorizon)")) { try theorem41.run(name: "lb", problem: lowerBound) }
         #expect(throws: ArgumentError.self) { try ParetoFront(problem: lowerBound, count: 1) }
         var theorem33 = Theorem33Verification()
         theorem33.lambdas = [0]

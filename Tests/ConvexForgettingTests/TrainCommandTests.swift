@@ -29,7 +29,7 @@ import Testing
         let result = try train(["--method", "mix", "--schedule", "inverse-sqrt"], out: out)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
-        #expect(lines[0] == "method,lambda,seed,step,objective,step_size,theta_0,theta_1,f_dpo,f_sft,gap_dpo,gap_sft,gap_mix,ideal_distance,grad_evals,loss_evals,f_mix")
+        #expect(lines[0] == "method,lambda,seed,step,objective,step_size,theta_0,theta_1,f_dpo,f_sft,gap_dpo,gap_sft,gap_mix,ideal_distance,grad_evals,loss_evals,f_mix,gap_max")
         #expect(lines.count == 302)  // header, step 0 and 300 updates (record all for <= 10,000 steps)
         let first = CSV.parseLine(lines[1]), second = CSV.parseLine(lines[2]), last = CSV.parseLine(lines[301])
         #expect(first[0] == "mix" && first[3] == "0" && first[4] == "init")

@@ -13,6 +13,8 @@ public enum OutputCleanup {
     struct Registry {
         /// Files to remove if the process is interrupted now.
         var paths: Set<String> = []
+        /// Staging folders to remove, with what is inside, if the process is interrupted now.
+        var directories: Set<String> = []
         /// Set by the signal handler: from then on no file is created.
         var terminating = false
         var handlersInstalled = false
@@ -57,6 +59,8 @@ public enum OutputCleanup {
             state.terminating = true
             for path in state.paths { unlink(path) }
             state.paths.removeAll()
+            for directory in state.directories { try? FileManager.default.removeItem(atPath: directory) }
+            state.directories.removeAll()
         }
         _exit(128 + signalNumber)
     }
@@ -79,6 +83,17 @@ public enum OutputCleanup {
             state.paths.remove(path)
             return result
         }
+    }
+
+    /// Registers a staging folder (a whole output written under a temporary name), removed with its contents
+    /// if a signal ends the process before `unregisterDirectory`.
+    public static func registerDirectory(_ path: String) {
+        registry.withLock { _ = $0.directories.insert(path) }
+    }
+
+    /// Forgets a staging folder (renamed to its final name, or removed).
+    public static func unregisterDirectory(_ path: String) {
+        registry.withLock { _ = $0.directories.remove(path) }
     }
 
     /// Whether `path` is registered (for tests).

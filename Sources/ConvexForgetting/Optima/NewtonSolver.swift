@@ -31,6 +31,9 @@ public struct NewtonSolver: Sendable {
     /// Bytes of dense work (Hessian, factorization, LP tableau) the solver may allocate; a larger problem
     /// is refused with an `ArgumentError` naming d and the bytes, before anything is allocated.
     public var memoryLimit = Limits.defaultMaxMemory
+    /// Whether the objective's infimum is attained, when the caller has already decided it for the same
+    /// linear forms (every f_mix,w with w in (0, 1) shares them): skips the attainment LP. nil: decide it.
+    public var knownAttainment: Bool?
 
     public init() {}
 
@@ -38,7 +41,7 @@ public struct NewtonSolver: Sendable {
     public func minimize(_ problem: Problem, _ objective: Objective, from start: [Double]? = nil) throws -> Optimum {
         let d = problem.dimension
         let dense = try Limits.solverMode(dimension: d, forms: problem.linearFormCount, limit: memoryLimit)
-        let attained = try Attainment.isAttained(problem, objective, pivotLimit: pivotLimit, gram: !dense)
+        let attained = try knownAttainment ?? Attainment.isAttained(problem, objective, pivotLimit: pivotLimit, gram: !dense)
         let scale = max(1, problem.featureBound * max(1, problem.beta))
         let tolerance = gradientTolerance * scale
         var theta = start ?? problem.thetaRef

@@ -34,10 +34,10 @@ public enum Limits {
     /// Bytes of CSV output a command may write unless `--max-output` raises it.
     public static let defaultMaxOutput = 1 << 30
 
-    /// A generous estimate of a trajectory CSV: `rows` rows of d theta columns and 15 others, at most 25
+    /// A generous estimate of a trajectory CSV: `rows` rows of d theta columns and 16 others, at most 25
     /// characters a number.
     public static func trajectoryBytes(rows: Int, dimension d: Int) -> Int? {
-        product([rows, d + 15, 25])
+        product([rows, d + 16, 25])
     }
 
     /// Throws unless `bytes` (nil: past Int.max) fit in `limit`.

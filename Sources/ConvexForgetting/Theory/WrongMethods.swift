@@ -65,6 +65,27 @@ public struct InverseTimeAlrightRule: SelectionRule {
     public func scheduleIndex(forUpdate t: Int) -> Int { t.multipliedReportingOverflow(by: t).overflow ? Int.max : t * t }
 }
 
+/// MAXRIGHT with argmin for argmax: steps on the objective whose weighted gap is the smaller one (ties to
+/// DPO), so the worse objective is never improved.
+public struct ArgminMaxrightRule: SelectionRule {
+    public init() {}
+    public mutating func objective(forStep t: Int, context: inout RuleContext) -> Objective? {
+        let gaps = context.weightedGaps(dpo: context.loss(.dpo), sft: context.loss(.sft))
+        return gaps.dpo <= gaps.sft ? .dpo : .sft
+    }
+}
+
+/// MAXRIGHT without the weights: compares the plain gaps f_DPO - f*_DPO and f_SFT - f*_SFT, so it aims at
+/// the lambda = 1/2 point whatever lambda is (right only at lambda = 1/2).
+public struct UnweightedMaxrightRule: SelectionRule {
+    public init() {}
+    public mutating func objective(forStep t: Int, context: inout RuleContext) -> Objective? {
+        let dpo = context.loss(.dpo) - context.optimalDPO
+        let sft = context.loss(.sft) - context.optimalSFT
+        return dpo >= sft ? .dpo : .sft
+    }
+}
+
 public enum WrongMethods {
     static func plan(_ spec: RunSpec) -> SequentialPlan {
         guard case .sequential(let plan) = spec.method else {
@@ -142,5 +163,12 @@ public enum WrongMethods {
                     method: .rule("alright-sft-only") { _ in OneObjectiveRule(.sft) }),
     ]
 
-    public static var all: [WrongMethod] { sequential + alright }
+    public static let maxright: [WrongMethod] = [
+        WrongMethod(id: "maxright-argmin", imitates: .maxright, mistake: "MAXRIGHT: argmin instead of argmax",
+                    method: .rule("maxright-argmin") { _ in ArgminMaxrightRule() }),
+        WrongMethod(id: "maxright-unweighted", imitates: .maxright, mistake: "MAXRIGHT: unweighted gaps",
+                    method: .rule("maxright-unweighted") { _ in UnweightedMaxrightRule() }),
+    ]
+
+    public static var all: [WrongMethod] { sequential + alright + maxright }
 }

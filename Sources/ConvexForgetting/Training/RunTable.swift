@@ -3,12 +3,14 @@ import Foundation
 /// The CSV schemas of runs, one place for every command that writes them:
 ///
 /// - the trajectory table (the `forgetting train` contract): method,lambda,seed,step,objective,step_size,
-///   theta_0..theta_{d-1},f_dpo,f_sft,gap_dpo,gap_sft,gap_mix,ideal_distance,grad_evals,loss_evals,f_mix;
+///   theta_0..theta_{d-1},f_dpo,f_sft,gap_dpo,gap_sft,gap_mix,ideal_distance,grad_evals,loss_evals,f_mix,gap_max;
 ///   a sweep's trajectories.csv puts run_id first;
 /// - the run summary (a sweep's summary.csv and figure2's summary.csv): one row per run with its
-///   parameters, final values, cost counters, its status (ok or diverged), the instance's name,
-///   Sequential's phase_schedule (continue or restart; empty for the other methods), the final theta and
+///   parameters, final values, cost counters, its status (ok or diverged), the instance's name, the final
+///   theta, gap_max, Sequential's phase_schedule (continue or restart; empty for the other methods) and
 ///   wall_seconds last.
+///
+/// Column names and positions are contracts: new columns go at the end (before wall_seconds in the summary).
 public enum RunTable {
     /// What labels a run's rows: the method's name (a built-in one, or a user rule's), lambda and seed.
     public struct Labels: Sendable {
@@ -30,7 +32,7 @@ public enum RunTable {
     public static func trajectory(dimension d: Int, runID: Bool = false) -> CSVTable {
         CSVTable((runID ? ["run_id"] : []) + ["method", "lambda", "seed", "step", "objective", "step_size"]
                  + (0..<d).map { "theta_\($0)" }
-                 + ["f_dpo", "f_sft", "gap_dpo", "gap_sft", "gap_mix", "ideal_distance", "grad_evals", "loss_evals", "f_mix"])
+                 + ["f_dpo", "f_sft", "gap_dpo", "gap_sft", "gap_mix", "ideal_distance", "grad_evals", "loss_evals", "f_mix", "gap_max"])
     }
 
     /// One trajectory row; with `dimension` larger than the run's, the missing theta columns stay empty
@@ -40,14 +42,14 @@ public enum RunTable {
                                             "\(row.step)", row.objective, CSV.number(row.stepSize)]
             + padded(row.theta, dimension)
             + [row.fDPO, row.fSFT, row.gapDPO, row.gapSFT, row.gapMix, row.idealDistance].map(CSV.number)
-            + ["\(row.gradEvals)", "\(row.lossEvals)", CSV.number(row.fMix)]
+            + ["\(row.gradEvals)", "\(row.lossEvals)", CSV.number(row.fMix), gapField(row.gapMax)]
     }
 
     public static func summary(dimension d: Int) -> CSVTable {
         CSVTable(["run_id", "instance", "method", "lambda", "steps", "schedule", "rate", "seed", "batch", "eval_every",
                   "dpo_steps", "sft_steps", "threshold", "record", "steps_taken", "f_dpo", "f_sft", "f_mix", "gap_dpo",
-                  "gap_sft", "gap_mix", "ideal_distance", "grad_evals", "loss_evals", "status", "instance_name", "phase_schedule"]
-                 + (0..<d).map { "theta_\($0)" } + ["wall_seconds"])
+                  "gap_sft", "gap_mix", "ideal_distance", "grad_evals", "loss_evals", "status", "instance_name"]
+                 + (0..<d).map { "theta_\($0)" } + ["gap_max", "phase_schedule", "wall_seconds"])
     }
 
     /// One run's summary row. `instance` is the instance file as the user named it, `instanceName` the
@@ -62,10 +64,14 @@ public enum RunTable {
             p.threshold.map(CSV.number) ?? "", s.record.description, "\(result.steps)",
         ]
         let finals: [String] = [f.fDPO, f.fSFT, f.fMix, f.gapDPO, f.gapSFT, f.gapMix, f.idealDistance].map(CSV.number)
-        let counters: [String] = ["\(result.gradEvals)", "\(result.lossEvals)", status(result), CSV.field(instanceName),
-                                  p.phaseSchedule?.rawValue ?? ""]
-        return parameters + finals + counters + padded(f.theta, dimension) + [String(format: "%.6f", seconds)]
+        let counters: [String] = ["\(result.gradEvals)", "\(result.lossEvals)", status(result), CSV.field(instanceName)]
+        return parameters + finals + counters + padded(f.theta, dimension)
+            + [gapField(f.gapMax), p.phaseSchedule?.rawValue ?? "", String(format: "%.6f", seconds)]
     }
+
+    /// gap_max as written: empty if it is not a finite number (never NaN; the solver always returns a
+    /// finite F*, the infimum where it is not attained, so this is a guard only).
+    static func gapField(_ gap: Double) -> String { gap.isFinite ? CSV.number(gap) : "" }
 
     /// The summary's status column: `ok`, or `diverged` (the run stopped at `RunResult.divergedAt`).
     static func status(_ result: RunResult) -> String { result.divergedAt == nil ? "ok" : "diverged" }

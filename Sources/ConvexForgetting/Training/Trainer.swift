@@ -49,7 +49,8 @@ public struct Trainer: Sendable {
         return TrajectoryRow(
             step: step, objective: objective, stepSize: stepSize, theta: Array(theta), fDPO: fDPO, fSFT: fSFT,
             fMix: fMix, gapDPO: gapDPO, gapSFT: gapSFT, gapMix: fMix - optima.mix.value,
-            idealDistance: Self.idealDistance(gapDPO, gapSFT), gradEvals: gradEvals, lossEvals: lossEvals)
+            idealDistance: Self.idealDistance(gapDPO, gapSFT), gradEvals: gradEvals, lossEvals: lossEvals,
+            gapMax: MaxGapOptimum.largestWeightedGap(lambda: lambda, gapDPO: gapDPO, gapSFT: gapSFT) - optima.maxGap.value)
     }
 
     /// Runs `rule` with the settings of `spec` (its lambda, horizon, schedule, seed, batch, recording and

@@ -20,5 +20,7 @@ public struct TrajectoryRow: Sendable, Equatable {
     /// Cumulative gradient evaluations (a Mix step counts 2) and objective evaluations by the method.
     public var gradEvals: Int
     public var lossEvals: Int
-
+    /// F_lambda(theta) - min F_lambda, F_lambda = max{lambda gap_DPO, (1 - lambda) gap_SFT}: the gap of
+    /// MAXRIGHT's own target (eq. 15; `MaxGapOptimum`).
+    public var gapMax: Double
 }
