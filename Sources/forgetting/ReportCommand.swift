@@ -70,7 +70,7 @@ struct ReportCommand: ParsableCommand {
         let failed = claims.filter { $0.verdict == .failed }
         let skipped = claims.filter { $0.verdict == .skipped }
         print("wrote \(out)/REPORT.md, report.html and verdicts.json: \(claims.count) claims, \(claims.count - failed.count - skipped.count) passed, \(failed.count) failed, \(skipped.count) skipped (\(fmt(runner.elapsed, 1)) s)")
-        fflush(stdout)
+        fflush(nil)
         if !failed.isEmpty { throw CommandFailure("report: \(failed.count) verdicts failed: \(failed.map(\.id).joined(separator: ", "))") }
     }
 }
