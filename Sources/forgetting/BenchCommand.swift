@@ -22,7 +22,8 @@ struct BenchCommand: ParsableCommand {
           seeds    ALRIGHT with alpha0/sqrt(t), alpha0 0.5, lambda --lambda, --seeds seeds x --steps steps (default 100 x 100,000)
                    on --instance (default Experiments/instances/random-a.json), final rows only, in seed lanes
           load     reading and validating --instance (default out/bench/large)
-        --coins FILE writes ALRIGHT's coin flips (1 = DPO step) as a uint8 .npy, so the baselines make the same steps.
+        --coins FILE writes ALRIGHT's coin flips (1 = DPO step) as a uint8 .npy, so the baselines make the same steps
+        (seeds: one row per seed).
         """)
 
     @Argument(help: "The case.")
@@ -43,6 +44,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the coin flips as .npy (uint8, 1 = DPO).", valueName: "file.npy"))
     var coins: String?
 
+    @Option(parsing: .unconditional, help: "exp: also measure the accuracy on this many points against an 80-bit reference.")
+    var points = 0
+
     @Option(parsing: .unconditional, help: "Seeds of the seeds case.")
     var seeds = 100
 
@@ -59,6 +63,7 @@ struct BenchCommand: ParsableCommand {
         try checkLambda(lambda)
         if let steps, steps < 1 { throw ValidationError("--steps must be >= 1") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be >= 1") }
+        guard points >= 0, points <= 1_000_000_000 else { throw ValidationError("--points must be in 0...1000000000") }
         guard seeds >= 1, seeds <= Limits.seeds else { throw ValidationError("--seeds must be in 1...\(Limits.seeds)") }
         guard threads >= 1, threads <= 4096 else { throw ValidationError("--threads must be in 1...4096") }
         if let coins { try checkOutput(coins, force: false, flag: "--coins") }
@@ -200,8 +205,23 @@ struct BenchCommand: ParsableCommand {
             for _ in 0..<n { y = Foundation.exp(-y) }
             bestLibm = min(bestLibm, Double(DispatchTime.now().uptimeNanoseconds - started) / Double(n))
         }
-        report(perUnit: best / 1e9, unit: "call", theta: [x], extra: [("libmSecondsPerCall", JSON.number(bestLibm / 1e9))])
-        if !json { print(String(format: "libm exp: %.2f ns per call", bestLibm)) }
+        var extra = [("libmSecondsPerCall", JSON.number(bestLibm / 1e9))]
+        var accuracy: Exp.Accuracy?
+        #if arch(x86_64)
+        if points > 0 { accuracy = Exp.accuracy(points: points) }
+        #endif
+        if let a = accuracy {
+            extra += [("points", "\(a.points)"), ("maxULP", JSON.number(a.maxULP)), ("maxULPNormal", JSON.number(a.maxULPNormal)),
+                      ("worstArgument", JSON.number(a.worstArgument)), ("scalarVectorMismatches", "\(a.mismatches)")]
+        }
+        report(perUnit: best / 1e9, unit: "call", theta: [x], extra: extra)
+        if !json {
+            print(String(format: "libm exp: %.2f ns per call", bestLibm))
+            if let a = accuracy {
+                print(String(format: "accuracy on %d points: max %.3f ulp (%.3f ulp on normal results; worst at %.17g); %d scalar/vector mismatches",
+                             a.points, a.maxULP, a.maxULPNormal, a.worstArgument, a.mismatches))
+            }
+        }
     }
 
     /// Many seeds of one small ALRIGHT run (Theorem 4.1's setting), final rows only.
@@ -218,6 +238,15 @@ struct BenchCommand: ParsableCommand {
             let started = DispatchTime.now().uptimeNanoseconds
             runs = trainer.runSeeds(spec, seeds: seedList, threads: threads, lanes: lanes)
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+        }
+        if let coins {
+            // Each seed's stream 1, as the runs drew them: [seeds, steps], 1 = DPO.
+            var bytes = [UInt8](repeating: 0, count: seeds * count)
+            for s in 0..<seeds {
+                var rng = Xoshiro256StarStar(seed: UInt64(s), stream: 1)
+                for t in 0..<count { bytes[s * count + t] = rng.bernoulli(lambda) ? 1 : 0 }
+            }
+            do { try NPY.write(bytes, shape: [seeds, count], to: coins) } catch { throw CommandFailure("\(error)") }
         }
         let thetas = runs.flatMap(\.result.final.theta)
         let perSeedStep = best / (Double(count) * Double(seeds))

@@ -1,7 +1,7 @@
 /// ALRIGHT runs that differ only in their seed, advanced together four seeds per SIMD vector.
 ///
 /// Each step draws every seed's coin from its own stream (`Xoshiro256StarStar(seed:, stream: 1)`, as the
-/// scalar loop does), then groups the seeds by objective: the DPO seeds and the SFT seeds are each packed
+/// scalar loop does, four streams per vector: `CoinLanes`), then groups the seeds by objective: the DPO seeds and the SFT seeds are each packed
 /// four to a `SIMD4<Double>` (a short last pack repeats its last seed, which computes and stores the same
 /// value twice), so a lane computes only the gradient its coin chose. Every lane performs exactly the scalar
 /// loop's operations in the scalar loop's order (`Kernels.dot`'s four partial sums, `Stable.LogisticTerm`,
@@ -35,7 +35,7 @@ struct AlrightLanes {
         let limit: Double = 1e300 / marginScale - referenceSize
         // The state lives in raw buffers: the step loop below touches no array and no captured variable.
         let theta = UnsafeMutablePointer<Double>.allocate(capacity: count * d)
-        let coins = UnsafeMutablePointer<Xoshiro256StarStar>.allocate(capacity: count)
+        let coins = CoinLanes(seeds: seeds, probability: lambda)
         let flags = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * count)  // last objective DPO; diverged
         let lists = UnsafeMutablePointer<Int>.allocate(capacity: 2 * (count + 3))
         let scratch = UnsafeMutablePointer<V>.allocate(capacity: 3 * d + max(problem.dpo.count, problem.sft.features.offsets[problem.sft.count], 1))
@@ -44,7 +44,6 @@ struct AlrightLanes {
         }
         for s in 0..<count {
             for k in 0..<d { theta[s * d + k] = start[k] }
-            (coins + s).initialize(to: Xoshiro256StarStar(seed: seeds[s], stream: 1))
         }
         let lastDPO = flags, diverged = flags + count
         flags.initialize(repeating: 0, count: 2 * count)
@@ -82,7 +81,7 @@ struct AlrightLanes {
 
     /// Updates first...last of every seed that has not diverged.
     static func steps(_ kernel: Problem.Kernel, schedule: StepSchedule, lambda: Double, from first: Int, through last: Int,
-                      count: Int, _ theta: UnsafeMutablePointer<Double>, _ coins: UnsafeMutablePointer<Xoshiro256StarStar>,
+                      count: Int, _ theta: UnsafeMutablePointer<Double>, _ coins: CoinLanes,
                       _ lastDPO: UnsafeMutablePointer<UInt8>, _ diverged: UnsafeMutablePointer<UInt8>,
                       _ dpoList: UnsafeMutablePointer<Int>, _ sftList: UnsafeMutablePointer<Int>, _ limit: Double,
                       _ scratch: UnsafeMutablePointer<V>) {
@@ -91,14 +90,18 @@ struct AlrightLanes {
             let alpha = schedule.stepSize(t)
             var dpoCount = 0, sftCount = 0
             // Without branches: a coin is a fair guess for the branch predictor.
-            for s in 0..<count {
-                let dpo = coins[s].bernoulli(lambda) ? 1 : 0
-                let live = 1 - Int(diverged[s])
-                lastDPO[s] = UInt8(dpo)
-                dpoList[dpoCount] = s
-                sftList[sftCount] = s
-                dpoCount += dpo & live
-                sftCount += (1 - dpo) & live
+            for b in 0..<coins.blocks {
+                let draws = coins.draw(b)
+                for lane in 0..<min(4, count - 4 * b) {
+                    let s = 4 * b + lane
+                    let dpo = draws[lane] ? 1 : 0
+                    let live = 1 - Int(diverged[s])
+                    lastDPO[s] = UInt8(dpo)
+                    dpoList[dpoCount] = s
+                    sftList[sftCount] = s
+                    dpoCount += dpo & live
+                    sftCount += (1 - dpo) & live
+                }
             }
             step(kernel, dpo: true, dpoList, dpoCount, theta, alpha, limit, scratch, diverged)
             step(kernel, dpo: false, sftList, sftCount, theta, alpha, limit, scratch, diverged)

@@ -2,6 +2,11 @@
 public struct SeedRun: Sendable, Equatable {
     public var result: RunResult
     public var rows: [TrajectoryRow]
+
+    public init(result: RunResult, rows: [TrajectoryRow]) {
+        self.result = result
+        self.rows = rows
+    }
 }
 
 extension Trainer {
