@@ -15,6 +15,7 @@ cd "$(dirname "$0")/../.."
 cases=${CASES:-"toy seeds large hessian sweep montecarlo"}
 out=out/bench
 mkdir -p "$out"
+rm -f "$out"/*-coins.npy  # `bench --coins` keeps existing files: drop the last run's
 
 swift build -c release >/dev/null
 forgetting=.build/release/forgetting

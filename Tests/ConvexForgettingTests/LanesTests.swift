@@ -122,6 +122,16 @@ import Testing
         }
     }
 
+    /// An instance large enough for the sliced SFT sum (2^20 feature values) keeps the scalar loop and its bytes.
+    @Test func largeInstancesKeepTheScalarLoop() throws {
+        let problem = try Problem(try Instance.random(RandomInstanceSpec(dimension: 64, outputs: 32, dpoCount: 8, sftCount: 512, seed: 1)))
+        #expect(problem.sft.features.values.count >= SFTLoss.parallelThreshold)
+        let trainer = Trainer(problem: problem, optima: .unknown(lambda: 0.5, dimension: 64))
+        let spec = RunSpec(method: .alright, lambda: 0.5, steps: 6, schedule: .inverseSqrt(0.5), record: .all)
+        let runs = trainer.runSeeds(spec, seeds: [0, 1], threads: 2)
+        for seed in 0..<2 { #expect(bits(runs[seed].rows) == bits(alone(trainer, spec, seed: UInt64(seed)).rows)) }
+    }
+
     /// A sweep's ALRIGHT runs (grouped into lanes) write the rows each run writes alone.
     @Test func sweepRowsEqualRunsAlone() throws {
         let directory = try temporaryDirectory()

@@ -221,7 +221,7 @@ public struct SweepRunner: Sendable {
         let trajectoryTable = RunTable.trajectory(dimension: dimension, runID: true)
         let summaryTable = RunTable.summary(dimension: dimension)
         // Runs that differ only in seed go together into seed lanes (`SweepTasks`); the others one by one.
-        let tasks = SweepTasks.group(runs)
+        let tasks = SweepTasks.group(runs, problems: problems)
         let failures = parallelMap(count: tasks.count, threads: options.threads) { k -> String? in
             let range = tasks[k]
             let started = Date()

@@ -3,12 +3,12 @@
 /// together by `Trainer.runSeeds`; every other run is a task of its own. The grouping changes no byte of
 /// any run (each lane is bit-identical to its run alone) and does not depend on the thread count.
 enum SweepTasks {
-    static func group(_ runs: [ExperimentSpec.Run]) -> [Range<Int>] {
+    static func group(_ runs: [ExperimentSpec.Run], problems: [Problem]) -> [Range<Int>] {
         var tasks: [Range<Int>] = []
         var i = 0
         while i < runs.count {
             var j = i + 1
-            if AlrightLanes.applies(to: runs[i].spec) {
+            if AlrightLanes.applies(to: runs[i].spec, problems[runs[i].instance]) {
                 while j < runs.count, runs[j].instance == runs[i].instance, sameButSeed(runs[j].spec, runs[i].spec) { j += 1 }
             }
             // Near-equal chunks of at most laneGroup seeds.

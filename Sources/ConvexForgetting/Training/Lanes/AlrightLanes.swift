@@ -10,16 +10,18 @@
 /// `Trainer.row` from those iterates. A seed whose update would diverge is handed back (nil) for the scalar
 /// loop to run, so its bytes and its `divergedAt` are the scalar ones.
 ///
-/// Valid for ALRIGHT on the full batch (the method whose runs differ by seed without batches); everything
-/// else runs on the scalar loop (`Trainer.runSeeds` decides).
+/// Valid for ALRIGHT on the full batch of a small instance (the method whose runs differ by seed without
+/// batches); everything else runs on the scalar loop (`Trainer.runSeeds` decides).
 struct AlrightLanes {
     typealias V = SIMD4<Double>
     let trainer: Trainer
     let spec: RunSpec
 
-    static func applies(to spec: RunSpec) -> Bool {
+    /// ALRIGHT on the full batch of an instance small enough that the scalar loop sums its SFT data in one
+    /// pass (large instances sum fixed slices on all cores, in another order, and gain nothing from lanes).
+    static func applies(to spec: RunSpec, _ problem: Problem) -> Bool {
         guard case .alright = spec.method, spec.batch == nil else { return false }
-        return true
+        return problem.sft.features.values.count < SFTLoss.parallelThreshold
     }
 
     /// The runs of `seeds`, each with its recorded rows, or nil for a seed that diverged (run it alone).

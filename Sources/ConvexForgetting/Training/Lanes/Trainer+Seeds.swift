@@ -12,7 +12,7 @@ public struct SeedRun: Sendable, Equatable {
 extension Trainer {
     /// Runs `spec` once per seed of `seeds` (its own seed ignored) on up to `threads` threads and returns
     /// the runs in the order of `seeds`. Where seed lanes apply (ALRIGHT on the full batch, the built-in
-    /// method: `AlrightLanes`) the seeds advance four to a vector; elsewhere each seed runs on the scalar
+    /// method: `AlrightLanes`) the seeds advance four to a vector (small instances; see `AlrightLanes.applies`); elsewhere each seed runs on the scalar
     /// loop. Either way every run's rows are bit-identical to `run(spec)` with that seed alone, whatever
     /// the thread count (the seeds are split into fixed, contiguous groups).
     public func runSeeds(_ spec: RunSpec, seeds: [UInt64], threads: Int = 1, lanes: Bool = true) -> [SeedRun] {
@@ -22,7 +22,7 @@ extension Trainer {
     /// As above with the method under test: lanes for the built-in ALRIGHT only; any other rule (a
     /// user's, or a deliberately wrong one in a test) on the scalar loop.
     public func runSeeds(_ spec: RunSpec, seeds: [UInt64], threads: Int, method: MethodUnderTest, lanes: Bool = true) -> [SeedRun] {
-        let useLanes = lanes && method.isBuiltIn && AlrightLanes.applies(to: spec)
+        let useLanes = lanes && method.isBuiltIn && AlrightLanes.applies(to: spec, problem)
         let groups = Self.seedGroups(count: seeds.count, threads: threads, lanes: useLanes)
         let trainer = self
         let done = parallelMap(count: groups.count, threads: threads) { g -> [SeedRun] in
