@@ -1,8 +1,8 @@
 /// ALRIGHT runs that differ only in their seed, advanced together four seeds per SIMD vector.
 ///
 /// Each step draws every seed's coin from its own stream (`Xoshiro256StarStar(seed:, stream: 1)`, as the
-/// scalar loop does, four streams per vector: `CoinLanes`), then groups the seeds by objective: the DPO seeds and the SFT seeds are each packed
-/// four to a `SIMD4<Double>` (a short last pack repeats its last seed, which computes and stores the same
+/// scalar loop does, four streams per vector: `CoinLanes`), then groups the seeds by objective: the DPO seeds
+/// and the SFT seeds are each packed four to a `SIMD4<Double>` (a short last pack repeats its last seed, which computes and stores the same
 /// value twice), so a lane computes only the gradient its coin chose. Every lane performs exactly the scalar
 /// loop's operations in the scalar loop's order (`Kernels.dot`'s four partial sums, `Stable.LogisticTerm`,
 /// `Stable.shiftedExponentials`, `Exp.exp` in its vector form, the skipped zero weights, the divergence
