@@ -66,6 +66,10 @@ struct BenchCommand: ParsableCommand {
         guard points >= 0, points <= 1_000_000_000 else { throw ValidationError("--points must be in 0...1000000000") }
         guard seeds >= 1, seeds <= Limits.seeds else { throw ValidationError("--seeds must be in 1...\(Limits.seeds)") }
         guard threads >= 1, threads <= 4096 else { throw ValidationError("--threads must be in 1...4096") }
+        if benchCase == .seeds, coins != nil {
+            let (bytes, overflow) = seeds.multipliedReportingOverflow(by: steps ?? 100_000)
+            guard !overflow, bytes <= 1 << 31 else { throw ValidationError("--coins: --seeds x --steps must be at most 2^31 coins") }
+        }
         if let coins { try checkOutput(coins, force: false, flag: "--coins") }
     }
 
