@@ -2,17 +2,20 @@
 # Swift, NumPy and JAX side by side on the same instance files and the same coin flips.
 #
 #   bash Experiments/bench/run.sh            # all cases
-#   CASES="toy large" bash Experiments/bench/run.sh
+#   CASES="toy seeds" bash Experiments/bench/run.sh
 #
 # Builds the release binary, makes the benchmark instances under out/bench/ on first use (large: N = M = 1024,
 # K = 32, d = 256; hessian: d = 512), installs NumPy and JAX into .venv-bench/ on first use, runs every case,
 # checks that the final thetas agree to 1e-9 relative, and prints a table of times and ratios. Targets are in
-# issue 5; see the README's Performance section for the latest table and the machine.
+# issues 5 and 11; see the README's Performance section for the latest table and the machine.
+# seeds = ALRIGHT on random-a.json, 100 seeds x 1e5 steps (seed lanes) against the scalar loop, JAX
+# jit(vmap(scan)) and NumPy vectorised over seeds; montecarlo = the Monte Carlo of `verify theorem41` as a sweep.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cases=${CASES:-"toy large hessian sweep"}
+cases=${CASES:-"toy seeds large hessian sweep montecarlo"}
 out=out/bench
 mkdir -p "$out"
+rm -f "$out"/*-coins.npy  # `bench --coins` keeps existing files: drop the last run's
 
 swift build -c release >/dev/null
 forgetting=.build/release/forgetting
@@ -83,6 +86,29 @@ print(best)")
         b=$(echo "$base" | field secondsPerCall)
         rows+=("hessian|$impl|$s|$b|$($python -c "print(f'{$b/$s:.1f}x')")|$(agree "$swift_json" "$base")")
       done ;;
+    seeds)
+      instance=Experiments/instances/random-a.json
+      cores=$(nproc)
+      one=$($forgetting bench seeds --instance "$instance" --seeds 100 --steps 100000 --threads 1 --json)
+      scalar=$($forgetting bench seeds --instance "$instance" --seeds 100 --steps 100000 --threads 1 --no-lanes --repeats 1 --json)
+      s1=$(echo "$one" | field secondsPerSeedStep); sc=$(echo "$scalar" | field secondsPerSeedStep)
+      same=$([ "$(echo "$one" | field checksum)" = "$(echo "$scalar" | field checksum)" ] && echo "identical thetas" || echo "THETAS DIFFER")
+      rows+=("seeds|scalar loop, 1 core|$s1|$sc|$($python -c "print(f'{$sc/$s1:.1f}x')")|$same; target <= 15 ns/seed-step")
+      swift_json=$($forgetting bench seeds --instance "$instance" --seeds 100 --steps 100000 --threads "$cores" --coins "$out/seeds-coins.npy" --json)
+      s=$(echo "$swift_json" | field secondsPerSeedStep)
+      for impl in jax numpy; do
+        # NumPy takes about 1e-6 s per seed-step: 1e4 steps of it are timed, the agreement is checked on those.
+        n=100000; [ "$impl" = numpy ] && n=10000
+        base=$($python Experiments/bench/baselines.py seeds "$instance" --impl "$impl" --steps "$n" --rate 0.5 --coins "$out/seeds-coins.npy" --repeats 3)
+        ref=$swift_json; [ "$n" != 100000 ] && ref=$($forgetting bench seeds --instance "$instance" --seeds 100 --steps "$n" --threads "$cores" --repeats 1 --json)
+        b=$(echo "$base" | field secondsPerSeedStep)
+        rows+=("seeds|$impl, $cores cores|$s|$b|$($python -c "print(f'{$b/$s:.1f}x')")|$(agree "$ref" "$base")")
+      done ;;
+    montecarlo)
+      rm -rf "$out/montecarlo"
+      /usr/bin/time -f "%e" -o "$out/montecarlo.time" $forgetting sweep Experiments/bench/theorem41-montecarlo.yaml --out "$out/montecarlo" --threads 2 2>/dev/null
+      tm=$(cat "$out/montecarlo.time")
+      rows+=("montecarlo|target 15 s|$tm|15|$($python -c "print(f'{15/$tm:.2f}x')")|5400 runs, 1.1e9 seed-steps, 2 threads") ;;
     sweep)
       rm -rf "$out/sweep1" "$out/sweepN"
       /usr/bin/time -f "%e" -o "$out/sweep1.time" $forgetting sweep Experiments/theorem41.yaml --out "$out/sweep1" --threads 1 2>/dev/null

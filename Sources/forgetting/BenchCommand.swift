@@ -4,7 +4,7 @@ import Foundation
 
 /// The benchmark cases.
 enum BenchCase: String, CaseIterable, ExpressibleByArgument {
-    case toy, large, hessian, tiny, bandwidth, exp, load
+    case toy, large, hessian, tiny, bandwidth, exp, load, seeds
 }
 
 struct BenchCommand: ParsableCommand {
@@ -18,9 +18,12 @@ struct BenchCommand: ParsableCommand {
           hessian  the SFT Hessian and its minimum eigenvalue on --instance (default out/bench/hessian: d = 512)
           tiny     ALRIGHT on a tiny random instance (for tests)
           bandwidth  memory read bandwidth over 256 MB, on one thread and on all cores
-          exp      the latency of one exp() in a dependent chain (the toy step's floor)
+          exp      the latency of one exp in a dependent chain (the toy step's floor), the toolkit's Exp.exp and libm's
+          seeds    ALRIGHT with alpha0/sqrt(t), alpha0 0.5, lambda --lambda, --seeds seeds x --steps steps (default 100 x 100,000)
+                   on --instance (default Experiments/instances/random-a.json), final rows only, in seed lanes
           load     reading and validating --instance (default out/bench/large)
-        --coins FILE writes ALRIGHT's coin flips (1 = DPO step) as a uint8 .npy, so the baselines make the same steps.
+        --coins FILE writes ALRIGHT's coin flips (1 = DPO step) as a uint8 .npy, so the baselines make the same steps
+        (seeds: one row per seed).
         """)
 
     @Argument(help: "The case.")
@@ -41,6 +44,18 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the coin flips as .npy (uint8, 1 = DPO).", valueName: "file.npy"))
     var coins: String?
 
+    @Option(parsing: .unconditional, help: "exp: also measure the accuracy on this many points against an 80-bit reference.")
+    var points = 0
+
+    @Option(parsing: .unconditional, help: "Seeds of the seeds case.")
+    var seeds = 100
+
+    @Option(parsing: .unconditional, help: "Threads of the seeds case.")
+    var threads = 1
+
+    @Flag(inversion: .prefixedNo, help: "Seed lanes in the seeds case (--no-lanes: the scalar loop, seed by seed).")
+    var lanes = true
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -48,6 +63,13 @@ struct BenchCommand: ParsableCommand {
         try checkLambda(lambda)
         if let steps, steps < 1 { throw ValidationError("--steps must be >= 1") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be >= 1") }
+        guard points >= 0, points <= 1_000_000_000 else { throw ValidationError("--points must be in 0...1000000000") }
+        guard seeds >= 1, seeds <= Limits.seeds else { throw ValidationError("--seeds must be in 1...\(Limits.seeds)") }
+        guard threads >= 1, threads <= 4096 else { throw ValidationError("--threads must be in 1...4096") }
+        if benchCase == .seeds, coins != nil {
+            let (bytes, overflow) = seeds.multipliedReportingOverflow(by: steps ?? 100_000)
+            guard !overflow, bytes <= 1 << 31 else { throw ValidationError("--coins: --seeds x --steps must be at most 2^31 coins") }
+        }
         if let coins { try checkOutput(coins, force: false, flag: "--coins") }
     }
 
@@ -56,6 +78,7 @@ struct BenchCommand: ParsableCommand {
         case .hessian: try hessian()
         case .bandwidth: bandwidth()
         case .exp: expLatency()
+        case .seeds: try seedLanes()
         case .load: try load()
         case .toy, .large, .tiny: try alright()
         }
@@ -64,6 +87,7 @@ struct BenchCommand: ParsableCommand {
     func defaultInstance() -> String {
         switch benchCase {
         case .toy: return repositoryFile(Figure2.instancePath)
+        case .seeds: return repositoryFile("Experiments/instances/random-a.json")
         case .large, .load: return "out/bench/large"
         case .hessian: return "out/bench/hessian"
         case .tiny, .bandwidth, .exp: return ""
@@ -171,17 +195,75 @@ struct BenchCommand: ParsableCommand {
         report(perUnit: best, unit: "call", theta: [checksum], extra: [])
     }
 
-    /// exp() in a dependent chain: the latency every toy step pays at least once.
+    /// exp in a dependent chain: the latency every toy step pays at least once (Exp.exp, the toolkit's
+    /// one exponential; libm's beside it).
     func expLatency() {
         let n = 10_000_000
+        var best = Double.infinity, bestLibm = Double.infinity
+        var x = 0.1, y = 0.1
+        for _ in 0..<repeats {
+            var started = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<n { x = Exp.exp(-x) }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - started) / Double(n))
+            started = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<n { y = Foundation.exp(-y) }
+            bestLibm = min(bestLibm, Double(DispatchTime.now().uptimeNanoseconds - started) / Double(n))
+        }
+        var extra = [("libmSecondsPerCall", JSON.number(bestLibm / 1e9))]
+        var accuracy: Exp.Accuracy?
+        #if arch(x86_64)
+        if points > 0 { accuracy = Exp.accuracy(points: points) }
+        #endif
+        if let a = accuracy {
+            extra += [("points", "\(a.points)"), ("maxULP", JSON.number(a.maxULP)), ("maxULPNormal", JSON.number(a.maxULPNormal)),
+                      ("worstArgument", JSON.number(a.worstArgument)), ("scalarVectorMismatches", "\(a.mismatches)")]
+        }
+        report(perUnit: best / 1e9, unit: "call", theta: [x], extra: extra)
+        if !json {
+            print(String(format: "libm exp: %.2f ns per call", bestLibm))
+            if let a = accuracy {
+                print(String(format: "accuracy on %d points: max %.3f ulp (%.3f ulp on normal results; worst at %.17g); %d scalar/vector mismatches",
+                             a.points, a.maxULP, a.maxULPNormal, a.worstArgument, a.mismatches))
+            }
+        }
+    }
+
+    /// Many seeds of one small ALRIGHT run (Theorem 4.1's setting), final rows only.
+    func seedLanes() throws {
+        let problem = try loadInstance()
+        let count = steps ?? 100_000
+        let spec = RunSpec(method: .alright, lambda: lambda, steps: count, schedule: .inverseSqrt(0.5), record: .final)
+        let optima = OptimalValues.unknown(lambda: lambda, dimension: problem.dimension)
+        let trainer = Trainer(problem: problem, optima: optima)
+        let seedList = (0..<seeds).map { UInt64($0) }
         var best = Double.infinity
-        var x = 0.1
+        var runs: [SeedRun] = []
         for _ in 0..<repeats {
             let started = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<n { x = exp(-x) }
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - started) / Double(n))
+            runs = trainer.runSeeds(spec, seeds: seedList, threads: threads, lanes: lanes)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
         }
-        report(perUnit: best / 1e9, unit: "call", theta: [x], extra: [])
+        if let coins {
+            // Each seed's stream 1, as the runs drew them: [seeds, steps], 1 = DPO.
+            var bytes = [UInt8](repeating: 0, count: seeds * count)
+            for s in 0..<seeds {
+                var rng = Xoshiro256StarStar(seed: UInt64(s), stream: 1)
+                for t in 0..<count { bytes[s * count + t] = rng.bernoulli(lambda) ? 1 : 0 }
+            }
+            do { try NPY.write(bytes, shape: [seeds, count], to: coins) } catch { throw CommandFailure("\(error)") }
+        }
+        let thetas = runs.flatMap(\.result.final.theta)
+        let perSeedStep = best / (Double(count) * Double(seeds))
+        let checksum = thetas.reduce(0, +)
+        if json {
+            print(JSON.object([("case", "\"seeds\""), ("secondsPerSeedStep", JSON.number(perSeedStep)), ("threads", "\(threads)"),
+                               ("seeds", "\(seeds)"), ("steps", "\(count)"), ("lanes", "\(lanes)"),
+                               ("checksum", JSON.number(checksum)), ("result", JSON.vector(thetas))]))
+        } else {
+            print(String(format: "seeds: %.2f ns per seed-step (%d seeds x %d steps, %d thread%@, %@); checksum %@",
+                         perSeedStep * 1e9, seeds, count, threads, threads == 1 ? "" : "s", lanes ? "lanes" : "scalar",
+                         "\(checksum)"))
+        }
     }
 
     /// ALRIGHT's coins for seed 0: stream 1 of the run's generator, uniform() < lambda.

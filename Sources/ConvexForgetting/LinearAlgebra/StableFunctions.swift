@@ -1,6 +1,7 @@
 import Foundation
 
-/// Numerically stable scalar functions: the one set that every kernel and every test uses.
+/// Numerically stable scalar functions: the one set that every kernel and every test uses. Their
+/// exponentials are `Exp.exp` (the toolkit's own, the same bits on every machine and in the seed lanes).
 ///
 /// None of them overflows or loses the answer to cancellation for any finite argument: the DPO loss
 /// -log sigma(z) is `softplus(-z)`, never `log(1 + exp(-z))`.
@@ -21,7 +22,7 @@ public enum Stable {
         @inlinable @inline(__always)
         public init(margin z: Double) {
             margin = z
-            e = exp(-abs(z))
+            e = Exp.exp(-abs(z))
         }
 
         /// softplus(-z) = -log sigma(z).
@@ -36,8 +37,8 @@ public enum Stable {
     /// The logistic function sigma(x) = 1 / (1 + e^{-x}), evaluated so that e^{...} never overflows.
     @inlinable
     public static func sigmoid(_ x: Double) -> Double {
-        if x >= 0 { return 1 / (1 + exp(-x)) }
-        let e = exp(x)
+        if x >= 0 { return 1 / (1 + Exp.exp(-x)) }
+        let e = Exp.exp(x)
         return e / (1 + e)
     }
 
@@ -63,7 +64,7 @@ public enum Stable {
         }
         var sum = 0.0
         for j in 0..<k {
-            let e = j == top ? 1 : exp(v[j] - largest)
+            let e = j == top ? 1 : Exp.exp(v[j] - largest)
             v[j] = e
             sum += e
         }

@@ -67,6 +67,9 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
         return Int(product.high)
     }
 
+    /// The four state words (for `CoinLanes`, which advances four streams at once).
+    var state: SIMD4<UInt64> { SIMD4(s0, s1, s2, s3) }
+
     /// A standard normal draw (Box-Muller).
     public mutating func gaussian() -> Double {
         let u1 = 1 - uniform()  // (0, 1]

@@ -220,27 +220,43 @@ public struct SweepRunner: Sendable {
         let instanceNames = spec.instances
         let trajectoryTable = RunTable.trajectory(dimension: dimension, runID: true)
         let summaryTable = RunTable.summary(dimension: dimension)
-        let failures = parallelMap(count: runs.count, threads: options.threads) { k -> String? in
-            let run = runs[k]
+        // Runs that differ only in seed go together into seed lanes (`SweepTasks`); the others one by one.
+        let tasks = SweepTasks.group(runs, problems: problems)
+        let failures = parallelMap(count: tasks.count, threads: options.threads) { k -> String? in
+            let range = tasks[k]
             let started = Date()
-            let problem = problems[run.instance]
-            let trainer = Trainer(problem: problem, optima: optima[OptimumKey(instance: run.instance, lambda: run.spec.lambda)]!)
-            let labels = RunTable.Labels(run.spec)
-            do {
-                // Rows stream to the part file as they come; the summary part last: its presence marks the run as finished.
-                let trajectory = try StreamingFile(path: self.partPath(run.id, "trajectory"))
-                let result = try trainer.run(run.spec) { row in
-                    try trajectory.write(trajectoryTable.line(RunTable.trajectoryFields(labels, row, dimension: dimension, runID: run.id)))
+            let first = runs[range.lowerBound]
+            let problem = problems[first.instance]
+            let trainer = Trainer(problem: problem, optima: optima[OptimumKey(instance: first.instance, lambda: first.spec.lambda)]!)
+            let laned = range.count > 1 ? trainer.runSeeds(first.spec, seeds: runs[range].map(\.spec.seed)) : nil
+            let share = laned.map { _ in Date().timeIntervalSince(started) / Double(range.count) }
+            for (offset, run) in runs[range].enumerated() {
+                let runStarted = Date()
+                let labels = RunTable.Labels(run.spec)
+                do {
+                    // Rows stream to the part file as they come; the summary part last: its presence marks the run as finished.
+                    let trajectory = try StreamingFile(path: self.partPath(run.id, "trajectory"))
+                    let result: RunResult
+                    if let laned {
+                        for row in laned[offset].rows {
+                            try trajectory.write(trajectoryTable.line(RunTable.trajectoryFields(labels, row, dimension: dimension, runID: run.id)))
+                        }
+                        result = laned[offset].result
+                    } else {
+                        result = try trainer.run(run.spec) { row in
+                            try trajectory.write(trajectoryTable.line(RunTable.trajectoryFields(labels, row, dimension: dimension, runID: run.id)))
+                        }
+                    }
+                    try trajectory.commit()
+                    let summary = RunTable.summaryFields(runID: run.id, instance: instanceNames[run.instance],
+                                                         instanceName: problem.instance.name, spec: run.spec, result: result,
+                                                         dimension: dimension, seconds: share ?? Date().timeIntervalSince(runStarted))
+                    try AtomicFile.write(summaryTable.line(summary), to: self.partPath(run.id, "summary"))
+                } catch {
+                    return String(describing: error)
                 }
-                try trajectory.commit()
-                let summary = RunTable.summaryFields(runID: run.id, instance: instanceNames[run.instance],
-                                                     instanceName: problem.instance.name, spec: run.spec, result: result,
-                                                     dimension: dimension, seconds: Date().timeIntervalSince(started))
-                try AtomicFile.write(summaryTable.line(summary), to: self.partPath(run.id, "summary"))
-            } catch {
-                return String(describing: error)
+                progress(counter.increment(), total)
             }
-            progress(counter.increment(), total)
             return nil
         }
         if let failure = failures.compactMap({ $0 }).first { throw Failure(description: failure) }

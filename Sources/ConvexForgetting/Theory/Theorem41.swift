@@ -237,16 +237,12 @@ public struct Theorem41Verification: Sendable {
             let record = RecordMode.steps(horizons.map { $0 - 1 })
             let spec = RunSpec(method: .alright, lambda: lambda, steps: horizons.max()! - 1,
                                schedule: .inverseSqrt(alpha0), record: record, start: start)
+            // All seeds at once: in seed lanes for the built-in method, on the scalar loop for another rule.
+            let runs = trainer.runSeeds(spec, seeds: (0..<seeds).map { UInt64($0) }, threads: threads, method: method)
             let perSeed = parallelMap(count: seeds, threads: threads) { seed -> ([Double], (Double, Double)) in
-                var run = spec
-                run.seed = UInt64(seed)
-                var seedGaps: [Double] = []
                 var ratio = (0.0, 0.0)
-                _ = method.run(trainer, run) { row in
-                    seedGaps.append(row.gapMix)
-                    ratio = maxRatio(problem, row.theta, ratio)
-                }
-                return (seedGaps, ratio)
+                for row in runs[seed].rows { ratio = maxRatio(problem, row.theta, ratio) }
+                return (runs[seed].rows.map(\.gapMix), ratio)
             }
             let gaps = perSeed.map(\.0)
             guard gaps.allSatisfy({ $0.count == horizons.count }) else {

@@ -5,17 +5,24 @@ public struct MethodUnderTest: Sendable {
     /// Shown in reports: `built-in` or the rule's name.
     public let name: String
     private let body: @Sendable (Trainer, RunSpec, (TrajectoryRow) -> Void) -> RunResult
+    /// True for `builtIn` only: the spec's own method, which seed lanes may run (`Trainer.runSeeds`).
+    let isBuiltIn: Bool
 
     /// A method given by how it runs a spec on a trainer.
     public init(name: String, run: @escaping @Sendable (Trainer, RunSpec, (TrajectoryRow) -> Void) -> RunResult) {
         self.name = name
         body = run
+        isBuiltIn = false
+    }
+
+    private init(builtIn name: String) {
+        self.name = name
+        body = { trainer, spec, record in trainer.run(spec, record: record) }
+        isBuiltIn = true
     }
 
     /// The spec's own method (`Trainer.run(_:record:)`).
-    public static let builtIn = MethodUnderTest(name: "built-in") { trainer, spec, record in
-        trainer.run(spec, record: record)
-    }
+    public static let builtIn = MethodUnderTest(builtIn: "built-in")
 
     /// The rule `make(spec)` in place of the spec's method, with the spec's other settings.
     public static func rule<R: SelectionRule>(_ name: String, _ make: @escaping @Sendable (RunSpec) -> R) -> MethodUnderTest {
