@@ -57,6 +57,7 @@ controller_up=false
 
 stop() {
   local status=$? pid i
+  trap - ERR
   set +e
   if $controller_up; then
     # Every job of this private cluster is this test's: cancel them and give them time to end.
@@ -86,6 +87,8 @@ stop() {
 }
 trap stop EXIT
 trap 'exit 130' INT TERM HUP
+set -E # any other failing command: one line saying which
+trap 'fail "line $LINENO: $BASH_COMMAND exited with status $?"' ERR
 
 # Polls COMMAND... every 0.2 s until it succeeds; fails after SECONDS.
 wait_until() {
