@@ -44,11 +44,6 @@ for command in munged munge slurmctld slurmd sbatch squeue scontrol scancel sinf
 done
 id munge >/dev/null 2>&1 || fail "no munge user (the munge package creates it)"
 
-say "building the release binary"
-swift build -c release --package-path "$root" >/tmp/forgetting-slurm-build.log 2>&1 ||
-  { tail -20 /tmp/forgetting-slurm-build.log >&2; fail "swift build -c release failed"; }
-forgetting=$root/.build/release/forgetting
-
 work=$(mktemp -d /tmp/forgetting-slurm.XXXXXX)
 chmod 755 "$work" # munged runs as munge and needs to reach its directory
 daemons=()        # process ids of the daemons this script started, in start order
@@ -89,6 +84,11 @@ trap stop EXIT
 trap 'exit 130' INT TERM HUP
 set -E # any other failing command: one line saying which
 trap 'fail "line $LINENO: $BASH_COMMAND exited with status $?"' ERR
+
+say "building the release binary"
+swift build -c release --package-path "$root" >"$work/build.log" 2>&1 ||
+  { tail -20 "$work/build.log" >&2; fail "swift build -c release failed"; }
+forgetting=$root/.build/release/forgetting
 
 # Polls COMMAND... every 0.2 s until it succeeds; fails after SECONDS.
 wait_until() {
