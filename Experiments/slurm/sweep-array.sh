@@ -69,10 +69,13 @@ command -v sbatch >/dev/null || fail "sbatch not found (is this a Slurm submit h
 mkdir -p "$out/logs"
 
 # The job scripts run under bash, with every value quoted by printf %q (paths may hold spaces or quotes).
-values() { printf 'forgetting=%q experiment=%q out=%q shards=%q script=%q\n' "$forgetting" "$experiment" "$out" "$shards" "$script"; }
+values() {
+  printf 'forgetting=%q experiment=%q out=%q shards=%q script=%q cpus=%q\n' "$forgetting" "$experiment" "$out" "$shards" "$script" "$cpus"
+  printf 'options=('; [ $# -eq 0 ] || printf '%q ' "$@"; printf ')\n'
+}
 shard_script() {
   printf '#!/bin/bash\nset -euo pipefail\n'
-  values
+  values "$@"
   cat <<'EOF'
 i=$SLURM_ARRAY_TASK_ID
 dir="$out/shard-$i"
@@ -84,7 +87,7 @@ EOF
 }
 merge_script() {
   printf '#!/bin/bash\nset -euo pipefail\n'
-  values
+  values "$@"
   cat <<'EOF'
 dirs=() missing=()
 for ((i = 0; i < shards; i++)); do
@@ -93,7 +96,7 @@ for ((i = 0; i < shards; i++)); do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   list=$(IFS=,; echo "${missing[*]}")
-  echo "merge: shard(s) $list did not finish (see $out/logs/shard-I.log); resubmit them with: SWEEP_SHARDS=$list bash $(printf '%q ' "$script" "$experiment" "$out" "$shards")" >&2
+  echo "merge: shard(s) $list did not finish (see $out/logs/shard-I.log); resubmit them with: SWEEP_SHARDS=$list SWEEP_CPUS_PER_TASK=$cpus bash $(printf '%q ' "$script" "$experiment" "$out" "$shards" ${options[@]+"${options[@]}"})" >&2
   exit 1
 fi
 exec "$forgetting" merge --force "$out/merged" "${dirs[@]}"
@@ -109,7 +112,7 @@ submit() {
   echo "$reply"
 }
 
-array_job=$(shard_script | submit --array="$indices" --cpus-per-task="$cpus" --job-name=sweep-shards \
+array_job=$(shard_script "$@" | submit --array="$indices" --cpus-per-task="$cpus" --job-name=sweep-shards \
   --open-mode=append --output="$out/logs/shard-%a.log" "$@")
 # Earlier array jobs for OUT that still have tasks queued or running: the new merge waits for them too.
 after=$array_job
@@ -127,7 +130,7 @@ if [ -f "$out/logs/merge.jobid" ]; then
     scancel --state=PENDING "$old" && echo "cancelled the pending merge job $old"
   fi
 fi
-merge_job=$(merge_script | submit --dependency=afterany:"$after" --cpus-per-task=1 --job-name=sweep-merge \
+merge_job=$(merge_script "$@" | submit --dependency=afterany:"$after" --cpus-per-task=1 --job-name=sweep-merge \
   --open-mode=append --output="$out/logs/merge.log" "$@")
 echo "$merge_job" >"$out/logs/merge.jobid.tmp" && mv "$out/logs/merge.jobid.tmp" "$out/logs/merge.jobid"
 echo "submitted shards $indices of $shards as job $array_job and the merge as job $merge_job (after $after); logs in $out/logs"

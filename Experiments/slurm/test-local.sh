@@ -14,8 +14,8 @@
 #      merged CSVs equal a direct `forgetting sweep`'s (summary.csv's wall_seconds column aside);
 #   B. one running shard requeued (what preemption does) and one cancelled (SWEEP_CPUS_PER_TASK=1): the
 #      merge waits for the requeued shard, then fails naming the cancelled one instead of pending forever;
-#      the requeued shard's log holds both attempts; the cancelled shard resubmitted, the merge equals the
-#      direct sweep.
+#      the requeued shard's log holds both attempts; the cancelled shard resubmitted by the command the
+#      merge's message gives, the merge equals the direct sweep.
 # Every wait has a timeout; the cluster part takes about a minute. The daemons it started are stopped by
 # their process ids on exit, however it exits. If they cannot start it says so in one line and exits 1.
 set -euo pipefail
@@ -237,7 +237,11 @@ grep -q 'shard(s) 3 did not finish' "$b/logs/merge.log" || { cat "$b/logs/merge.
   { cat "$b/logs/shard-0.log" >&2; fail "shard-0.log does not hold both attempts of the requeued task"; }
 resumed "$b/logs/shard-0.log"
 say "B: merge $merge_b failed naming shard 3; requeued shard 0 resumed, its log kept both attempts"
-SWEEP_SHARDS=3 SWEEP_CPUS_PER_TASK=1 sweep_array "$experiment" "$b" 4 --job-name=fg-b >/dev/null || fail "resubmitting shard 3 of B failed"
+# The command the merge's message gives, run as it stands.
+hint=$(sed -n 's/.*resubmit them with: //p' "$b/logs/merge.log" | tail -1)
+case $hint in "SWEEP_SHARDS=3 SWEEP_CPUS_PER_TASK=1 bash "*" --job-name=fg-b ") ;; *) fail "unexpected resubmission command in merge.log: $hint" ;; esac
+bash -c "$hint" >/dev/null || fail "the merge's resubmission command failed: $hint"
+say "B: resubmitted with the merge's command: $hint"
 merge_b2=$(<"$b/logs/merge.jobid")
 wait_until 180 "the second merge of B to end" ended "$merge_b2"
 expect_state "$merge_b2" COMPLETED "merge of B"
