@@ -109,17 +109,33 @@ struct ReportRunner {
         let source = repository.appendingPathComponent("Experiments/\(name).yaml")
         var lines = try String(contentsOf: source, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         lines = lines.filter { !$0.hasPrefix("#") }
-        for (index, line) in lines.enumerated() {
-            guard let colon = line.firstIndex(of: ":"), !line.hasPrefix(" "), !line.hasPrefix("-") else { continue }
+        var result: [String] = []
+        var index = 0
+        while index < lines.count {
+            let line = lines[index]
+            index += 1
+            guard let colon = line.firstIndex(of: ":"), !line.hasPrefix(" "), !line.hasPrefix("-") else {
+                result.append(line)
+                continue
+            }
             let key = String(line[..<colon])
             if key == "instances" {
-                let given = instances ?? line[line.index(after: colon)...].trimmingCharacters(in: CharacterSet(charactersIn: " []"))
-                    .split(separator: ",").map { source.deletingLastPathComponent().appendingPathComponent($0.trimmingCharacters(in: .whitespaces)).path }
-                lines[index] = "instances: [\(given.map { "\"\($0)\"" }.joined(separator: ", "))]"
+                // An inline list, or a block list on the lines that follow.
+                var listed = line[line.index(after: colon)...].trimmingCharacters(in: CharacterSet(charactersIn: " []"))
+                    .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                while index < lines.count, lines[index].trimmingCharacters(in: .whitespaces).hasPrefix("- ") {
+                    listed.append(String(lines[index].trimmingCharacters(in: .whitespaces).dropFirst(2)).trimmingCharacters(in: .whitespaces))
+                    index += 1
+                }
+                let given = instances ?? listed.map { source.deletingLastPathComponent().appendingPathComponent($0).path }
+                result.append("instances: [\(given.map { "\"\($0)\"" }.joined(separator: ", "))]")
             } else if let value = keys[key] {
-                lines[index] = "\(key): \(value)"
+                result.append("\(key): \(value)")
+            } else {
+                result.append(line)
             }
         }
+        lines = result
         let target = path("experiments/\(name).yaml")
         try FileManager.default.createDirectory(atPath: path("experiments"), withIntermediateDirectories: true)
         try lines.joined(separator: "\n").write(toFile: target, atomically: true, encoding: .utf8)
@@ -320,10 +336,11 @@ struct ReportRunner {
             claim.commands = [r.commands.last!]
             claim.verdict = r.verdict(status)
             let rows = r.table("maxright/maxright.csv")
-            claim.figures = [("rows", "\(rows.count)")]
-            if let column = rows.first?.keys.first(where: { $0.contains("gap_max") }) {
-                let values = rows.compactMap { r.number($0[column]) }
-                if let lo = values.min(), let hi = values.max() { claim.figures.append(("gap_max (\(column))", "\(fmt(lo, 3)) to \(fmt(hi, 3))")) }
+            // The final gap_max of each (instance, lambda): its row at the largest horizon.
+            let largest = rows.compactMap { Int($0["horizon"] ?? "") }.max()
+            let finals = rows.filter { Int($0["horizon"] ?? "") == largest }.compactMap { r.number($0["gap_max"]) }
+            if let lo = finals.min(), let hi = finals.max(), let largest {
+                claim.figures = [("(instance, lambda) rows", "\(finals.count)"), ("final gap_max at T = \(largest)", "\(fmt(lo, 3)) to \(fmt(hi, 3))")]
             }
             claim.files = ["maxright/maxright.csv"]
             if claim.verdict == .failed { claim.note = "see logs/maxright.log" }
@@ -444,9 +461,15 @@ struct ReportRunner {
             if r.forgetting(["front", "--instance", data, "--points", r.quick ? "5" : "21", "--out", r.path("digits/front.csv")], log: "digits-front") == 0 {
                 r.plot(&claim, ["Plots/digits.py", r.path("digits/sweep"), r.path("digits/front.csv"), data], picture: "digits/sweep/digits.png", log: "digits-plot")
             }
-            // The held-out accuracies the plot script prints.
+            // The held-out accuracies the plot script prints (its table: method, lambda, ..., accuracy, agreement).
             if let log = try? String(contentsOfFile: r.path("logs/digits-plot.log"), encoding: .utf8) {
-                for line in log.split(separator: "\n") where line.lowercased().contains("accuracy") { claim.figures.append(("held-out", String(line))) }
+                let lines = log.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+                if let header = lines.first(where: { $0.first == "method" && $0.contains("accuracy") }),
+                   let a = header.firstIndex(of: "accuracy") {
+                    for fields in lines where fields.count == header.count && fields[1] == "0.5" {
+                        claim.figures.append(("held-out accuracy at lambda = 0.5, \(fields[0])", fields[a]))
+                    }
+                }
             }
             claim.commands = Array(r.commands[first...])
             // The 60 MB instance is regenerated by the data command; it is not kept in the report.

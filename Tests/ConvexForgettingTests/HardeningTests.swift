@@ -197,7 +197,7 @@ import Testing
         return (yaml.path, root)
     }
 
-    func refused(_ arguments: [String], _ fragments: [String], within seconds: Double = 10) throws {
+    func refused(_ arguments: [String], _ fragments: [String], within seconds: Double = 30) throws {
         let started = Date()
         let result = try runCLI(arguments)
         #expect(Date().timeIntervalSince(started) < seconds)

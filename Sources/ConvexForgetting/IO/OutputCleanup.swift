@@ -48,7 +48,7 @@ public enum OutputCleanup {
             sources.append(source)
         }
         // Registration happens on dispatch's manager thread; a signal before it would be ignored.
-        _ = registered.wait(timeout: .now() + 5)
+        _ = registered.wait(timeout: .now() + 30)
     }
 
     /// Removes every registered file and ends the process. `_exit`, not `exit`: other threads are still
