@@ -160,6 +160,26 @@ struct ReportRunner {
 
     func number(_ text: String?) -> Double? { text.flatMap { Double($0) } }
 
+    /// The mean final ideal distance of `methods` in a sweep's summary.
+    func meanIdealDistance(_ summary: String, _ methods: [String]) -> Double? {
+        let values = table(summary).filter { methods.contains($0["method"] ?? "") }.compactMap { number($0["ideal_distance"]) }
+        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+    }
+
+    /// Runs a (reduced) experiment as a sweep into `out`; on failure marks the claim failed, with the
+    /// commands run since `first`, and returns false.
+    mutating func sweep(_ claim: inout ReportClaim, _ name: String, replacing keys: [String: String] = [:], instances: [String]? = nil,
+                        out: String, since first: Int) -> Bool {
+        if let yaml = try? experiment(name, replacing: keys, instances: instances),
+           forgetting(["sweep", yaml, "--out", path(out)], log: "\(name)-sweep") == 0 {
+            return true
+        }
+        claim.verdict = .failed
+        claim.note = "the sweep failed (logs/\(name)-sweep.log)"
+        claim.commands = Array(commands[first...])
+        return false
+    }
+
     // MARK: The claims
 
     mutating func runAll() -> [ReportClaim] {
@@ -370,18 +390,8 @@ struct ReportRunner {
                                     statement: "On an over-parameterized instance, averaged over lambda, Sequential ends farther from the ideal point than ALRIGHT and MAXRIGHT (Figure 3)")
             let first = r.commands.count
             // The whole experiment in both modes (under a second): fewer steps leave Sequential's first phase unfinished.
-            guard let yaml = try? r.experiment("pareto", replacing: [:]),
-                  r.forgetting(["sweep", yaml, "--out", r.path("pareto")], log: "pareto-sweep") == 0 else {
-                claim.verdict = .failed
-                claim.note = "the sweep failed (logs/pareto-sweep.log)"
-                claim.commands = Array(r.commands[first...])
-                return claim
-            }
-            let rows = r.table("pareto/summary.csv")
-            func mean(_ methods: [String]) -> Double? {
-                let values = rows.filter { methods.contains($0["method"] ?? "") }.compactMap { r.number($0["ideal_distance"]) }
-                return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
-            }
+            guard r.sweep(&claim, "pareto", out: "pareto", since: first) else { return claim }
+            func mean(_ methods: [String]) -> Double? { r.meanIdealDistance("pareto/summary.csv", methods) }
             let sequential = mean(["sequential", "sequential-sft-first"]), alright = mean(["alright"]), maxright = mean(["maxright"])
             claim.figures = [("mean ideal distance, Sequential", sequential.map { fmt($0, 4) } ?? "-"),
                              ("ALRIGHT", alright.map { fmt($0, 4) } ?? "-"), ("MAXRIGHT", maxright.map { fmt($0, 4) } ?? "-")]
@@ -401,13 +411,7 @@ struct ReportRunner {
             var claim = ReportClaim(id: "figure4-analogue", section: "Figures 3 and 4 analogues",
                                     statement: "Memory-efficient MAXRIGHT evaluating every k = 1000 steps ends farther from the ideal point than with k = 1 (Figure 4)")
             let first = r.commands.count
-            guard let yaml = try? r.experiment("maxright-k", replacing: [:]),
-                  r.forgetting(["sweep", yaml, "--out", r.path("maxright-k")], log: "maxright-k-sweep") == 0 else {
-                claim.verdict = .failed
-                claim.note = "the sweep failed (logs/maxright-k-sweep.log)"
-                claim.commands = Array(r.commands[first...])
-                return claim
-            }
+            guard r.sweep(&claim, "maxright-k", out: "maxright-k", since: first) else { return claim }
             let rows = r.table("maxright-k/summary.csv")
             func distance(_ k: String) -> Double? {
                 r.number(rows.first { $0["eval_every"] == k && ($0["method"] == "maxright-stale" || $0["method"] == "maxright") }?["ideal_distance"])
@@ -440,18 +444,8 @@ struct ReportRunner {
                 return claim
             }
             let keys = r.quick ? ["lambdas": "[0.25, 0.5, 0.75]", "steps": "[300]", "record": "every:20"] : [:]
-            guard let yaml = try? r.experiment("digits", replacing: keys, instances: [data]),
-                  r.forgetting(["sweep", yaml, "--out", r.path("digits/sweep")], log: "digits-sweep") == 0 else {
-                claim.verdict = .failed
-                claim.note = "the sweep failed (logs/digits-sweep.log)"
-                claim.commands = Array(r.commands[first...])
-                return claim
-            }
-            let rows = r.table("digits/sweep/summary.csv")
-            func mean(_ methods: [String]) -> Double? {
-                let values = rows.filter { methods.contains($0["method"] ?? "") }.compactMap { r.number($0["ideal_distance"]) }
-                return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
-            }
+            guard r.sweep(&claim, "digits", replacing: keys, instances: [data], out: "digits/sweep", since: first) else { return claim }
+            func mean(_ methods: [String]) -> Double? { r.meanIdealDistance("digits/sweep/summary.csv", methods) }
             let sequential = mean(["sequential", "sequential-sft-first"])
             let others = ["mix", "alright", "maxright"].map { mean([$0]) }
             claim.figures = [("mean ideal distance, Sequential", sequential.map { fmt($0, 4) } ?? "-")]
