@@ -20,7 +20,7 @@ struct ReportCommand: ParsableCommand {
         to DIR when complete. Exit status 1 if any verdict fails.
         """)
 
-    @Option(help: ArgumentHelp("Output folder (must not exist, or be replaced with --force).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Output folder, created with its parents (must not exist, or be a report replaced with --force).", valueName: "dir"))
     var out: String
 
     @Flag(help: "Reduced grids: about a minute on 2 cores.")
@@ -41,8 +41,13 @@ struct ReportCommand: ParsableCommand {
                 throw ValidationError("--out: \(out) is not a report folder (no verdicts.json); --force replaces only reports")
             }
         }
-        let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path
-        guard fm.isWritableFile(atPath: parent.isEmpty ? "." : parent) else { throw ValidationError("--out: cannot write in \(parent)") }
+        // Missing parent folders are created, in the nearest one that exists.
+        var parent = URL(fileURLWithPath: out).standardizedFileURL.deletingLastPathComponent()
+        while !fm.fileExists(atPath: parent.path), parent.path != "/" { parent.deleteLastPathComponent() }
+        guard fm.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("--out: \(parent.path) is not a folder")
+        }
+        guard fm.isWritableFile(atPath: parent.path) else { throw ValidationError("--out: cannot write in \(parent.path)") }
     }
 
     func run() throws {

@@ -14,6 +14,7 @@ import Testing
         try "keep".write(to: folder.appendingPathComponent("mine.txt"), atomically: true, encoding: .utf8)
         for (arguments, words) in [
             (["--out", file.path], "not a folder"),
+            (["--out", file.path + "/sub/report"], "not a folder"),
             (["--out", folder.path], "--force"),
             (["--out", folder.path, "--force"], "not a report folder"),
             (["--out", ""], "--out"),
