@@ -165,16 +165,18 @@ public struct ExactExpectation: Sendable {
         var t = 0
         while next < horizons.count && updatesAt[next] == 0 { record() }
         var newPosition: [Double] = [], newMass: [Double] = [], slopes: [Double] = []
+        // The weighted maps of each kind of update, built once: (probability of the choice, branch).
+        let alrightMaps = [(lambda, dpoBranches), (1 - lambda, sftBranches)].filter { $0.0 > 0 }.flatMap { p in p.1.map { (p.0, $0) } }
+        let mixMaps = mixBranches.map { (1.0, $0) }, dpoMaps = dpoBranches.map { (1.0, $0) }, sftMaps = sftBranches.map { (1.0, $0) }
         while next < horizons.count {
             t += 1
             // Which branches apply at s, and with which step index.
             var index = t
-            var fixed: [Branch]? = nil
-            var byCoin: [(Double, [Branch])] = []
+            var maps: [(Double, Branch)] = []  // the same at every s, unless MAXRIGHT chooses by the gaps at s
             var byGaps = false
             switch spec.method {
-            case .alright: byCoin = [(lambda, dpoBranches), (1 - lambda, sftBranches)]
-            case .mix: fixed = mixBranches
+            case .alright: maps = alrightMaps
+            case .mix: maps = mixMaps
             case .maxright: byGaps = true
             case .maxrightStale: preconditionFailure("refused by init")
             case .sequential(let plan):
@@ -199,7 +201,7 @@ public struct ExactExpectation: Sendable {
                     continue
                 }
                 if law.phase == 1, plan.phaseSchedule == .restart { index = law.taken.1 }
-                fixed = objective == .dpo ? dpoBranches : sftBranches
+                maps = objective == .dpo ? dpoMaps : sftMaps
             }
             let alpha = spec.schedule.stepSize(index)
             newPosition.removeAll(keepingCapacity: true)
@@ -218,8 +220,7 @@ public struct ExactExpectation: Sendable {
                 }
             } else {
                 // Branch by branch over all atoms: a loop the compiler keeps tight.
-                let weighted = fixed.map { $0.map { (1.0, $0) } } ?? byCoin.filter { $0.0 > 0 }.flatMap { p in p.1.map { (p.0, $0) } }
-                for (p, b) in weighted {
+                for (p, b) in maps {
                     let offset = newPosition.count
                     newPosition.append(contentsOf: law.position)
                     newMass.append(contentsOf: law.mass)
@@ -237,8 +238,7 @@ public struct ExactExpectation: Sendable {
             // the choice does not depend on s; otherwise each step moves s by at most alpha max|f'|.
             if alpha * curvature <= 1, !byGaps {
                 var low = Double.infinity, high = -Double.infinity
-                let all = fixed ?? byCoin.filter { $0.0 > 0 }.flatMap(\.1)
-                for b in all { low = min(low, apply(b, law.low)); high = max(high, apply(b, law.high)) }
+                for (_, b) in maps { low = min(low, apply(b, law.low)); high = max(high, apply(b, law.high)) }
                 law.low = low
                 law.high = high
             } else {
