@@ -20,38 +20,11 @@ struct ExactCommand: ParsableCommand {
 
     @OptionGroup var instance: InstanceOption
 
-    @Option(help: ArgumentHelp("The method (maxright-stale is not a Markov chain on s).", valueName: "method"))
-    var method: MethodName
-
-    @Option(parsing: .unconditional, help: "Trade-off lambda in [0, 1].")
-    var lambda: Double
-
-    @Option(help: "Step-size schedule (inverse-sqrt: alpha0 / sqrt(t)).")
-    var schedule = ScheduleName.constant
-
-    @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Step size alpha (constant) or alpha0 (inverse-sqrt).")
-    var learningRate: Double
+    /// The method and its parameters (maxright-stale is refused: not a Markov chain on s).
+    @OptionGroup var options: MethodOptions
 
     @Option(parsing: .unconditional, help: "Comma-separated horizons T, ascending (theta_T: after T - 1 updates).")
     var horizons: String
-
-    @Option(parsing: .unconditional, help: "Data sampled with replacement per gradient (default: full batch).")
-    var batch: Int?
-
-    @Option(parsing: .unconditional, help: "Sequential: updates of the DPO phase (default max(horizons) - 1).")
-    var dpoSteps: Int?
-
-    @Option(parsing: .unconditional, help: "Sequential: updates of the SFT phase (default max(horizons) - 1).")
-    var sftSteps: Int?
-
-    @Option(parsing: .unconditional, help: "Sequential: end a phase once its objective is within this of its optimum.")
-    var threshold: Double?
-
-    @Option(help: "Sequential: the second phase continues the schedule's step index or restarts it (default continue).")
-    var phaseSchedule: PhaseSchedule?
-
-    @Option(name: .customLong("init"), parsing: .unconditional, help: ArgumentHelp("Initial theta, comma-separated.", valueName: "t1,t2,..."))
-    var start: String?
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
@@ -64,20 +37,9 @@ struct ExactCommand: ParsableCommand {
         return values
     }
 
+    /// One run of max(horizons) - 1 updates (at least 1), recording only its end.
     func spec(for problem: Problem? = nil) throws -> RunSpec {
-        let steps = max(1, try parsedHorizons().last! - 1)
-        let start = try self.start.map { try parseVector($0, flag: "--init") }
-        do {
-            let method = try Method.make(method, steps: steps, parameters: MethodParameters(
-                dpoSteps: dpoSteps, sftSteps: sftSteps, threshold: threshold, phaseSchedule: phaseSchedule))
-            let spec = RunSpec(method: method, lambda: lambda, steps: steps, schedule: try StepSchedule(schedule, rate: learningRate),
-                               batch: batch, record: .final, start: start)
-            try spec.validate(dimension: problem?.dimension ?? start?.count ?? 1, featureBound: problem?.featureBound ?? 0,
-                              beta: problem?.beta ?? 1)
-            return spec
-        } catch {
-            throw flagError(error)
-        }
+        try options.spec(steps: max(1, try parsedHorizons().last! - 1), record: .final, for: problem)
     }
 
     func validate() throws {
@@ -87,9 +49,9 @@ struct ExactCommand: ParsableCommand {
     func run() throws {
         let problem = try instance.load()
         let spec = try spec(for: problem)
-        let optima = try solveOptima(problem, lambda: lambda, instance: instance.instance, solver: instance.memory.solver)
+        let optima = try solveOptima(problem, lambda: spec.lambda, instance: instance.instance, solver: instance.memory.solver)
         guard optima.mix.attained else {
-            throw CommandFailure("\(instance.instance): the minimum of f_mix at lambda = \(lambda) is not attained, so G_mix is not defined")
+            throw CommandFailure("\(instance.instance): the minimum of f_mix at lambda = \(spec.lambda) is not attained, so G_mix is not defined")
         }
         let rows: [ExactExpectation.Row]
         do {
@@ -103,7 +65,7 @@ struct ExactCommand: ParsableCommand {
                              ("errorBound", JSON.number($0.errorBound))])
             }.joined(separator: ",") + "]")]))
         } else {
-            print("exact E[G_mix,lambda(theta_T)] of \(method.rawValue), lambda = \(lambda), \(spec.schedule)\(batch.map { ", batch \($0)" } ?? "") on \(problem.instance.name)\n")
+            print("exact E[G_mix,lambda(theta_T)] of \(spec.method.name.rawValue), lambda = \(spec.lambda), \(spec.schedule)\(spec.batch.map { ", batch \($0)" } ?? "") on \(problem.instance.name)\n")
             print(formatTable(["T", "expected gap", "error bound", "atoms"], rows.map {
                 [shortInt($0.horizon), fmt($0.expectedGap, 9), fmt($0.errorBound, 3), "\($0.atoms)"]
             }))

@@ -2,16 +2,14 @@ import ArgumentParser
 import ConvexForgetting
 import Foundation
 
-/// The options that define a run (shared by `train` and, later, other commands).
-struct RunOptions: ParsableArguments {
+/// The options that define a method and its run, but not its horizon, seed or recording: shared by `train`
+/// (through `RunOptions`) and `exact`, which builds the horizon from its --horizons.
+struct MethodOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The method.", valueName: "method"))
     var method: MethodName
 
     @Option(parsing: .unconditional, help: "Trade-off lambda in [0, 1] (weight of DPO) for Mix, ALRIGHT, MAXRIGHT and every gap_mix.")
     var lambda: Double
-
-    @Option(parsing: .unconditional, help: "Updates (Mix, ALRIGHT, MAXRIGHT); Sequential's phase length when --dpo-steps/--sft-steps are not given.")
-    var steps: Int
 
     @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Step size alpha (constant) or alpha0 (inverse-sqrt).")
     var learningRate: Double
@@ -19,13 +17,10 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Step-size schedule (inverse-sqrt: alpha0 / sqrt(t)).")
     var schedule = ScheduleName.constant
 
-    @Option(parsing: .unconditional, help: "Seed of ALRIGHT's coin flips and of batch sampling.")
-    var seed: UInt64 = 0
-
-    @Option(parsing: .unconditional, help: "Sequential: steps of the DPO phase (default --steps).")
+    @Option(parsing: .unconditional, help: "Sequential: steps of the DPO phase (default: the horizon).")
     var dpoSteps: Int?
 
-    @Option(parsing: .unconditional, help: "Sequential: steps of the SFT phase (default --steps).")
+    @Option(parsing: .unconditional, help: "Sequential: steps of the SFT phase (default: the horizon).")
     var sftSteps: Int?
 
     @Option(parsing: .unconditional, help: "Sequential: end a phase once its objective is within this of its optimum.")
@@ -34,21 +29,15 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Sequential: the second phase continues the schedule's step index or restarts it at 1 (default continue).")
     var phaseSchedule: PhaseSchedule?
 
-    @Option(parsing: .unconditional, help: "maxright-stale: evaluate both objectives every k steps (default 1).")
-    var evalEvery: Int?
-
     @Option(parsing: .unconditional, help: "Data sampled with replacement per gradient (default: full batch).")
     var batch: Int?
-
-    @Option(help: "Rows to record: all, log (about 50 per decade), every:N or final (default: all up to 10,000 steps, else log).",
-            transform: parseRecordMode)
-    var record: RecordMode?
 
     @Option(name: .customLong("init"), parsing: .unconditional, help: ArgumentHelp("Initial theta, comma-separated (default: the reference fit's init, else theta_ref).", valueName: "t1,t2,..."))
     var start: String?
 
-    /// The run spec, every flag checked by the library (the dimension once the instance is loaded).
-    func spec(for problem: Problem? = nil) throws -> RunSpec {
+    /// The run spec with horizon `steps`, every flag checked by the library (the dimension once the instance
+    /// is loaded).
+    func spec(steps: Int, seed: UInt64 = 0, evalEvery: Int? = nil, record: RecordMode? = nil, for problem: Problem? = nil) throws -> RunSpec {
         let start = try self.start.map { try parseVector($0, flag: "--init") }
         do {
             let spec = RunSpec(
@@ -63,6 +52,28 @@ struct RunOptions: ParsableArguments {
         } catch {
             throw flagError(error)
         }
+    }
+}
+
+/// The options that define one run of `train`: the method's, and the horizon, seed and recording.
+struct RunOptions: ParsableArguments {
+    @OptionGroup var method: MethodOptions
+
+    @Option(parsing: .unconditional, help: "Updates (Mix, ALRIGHT, MAXRIGHT); Sequential's phase length when --dpo-steps/--sft-steps are not given.")
+    var steps: Int
+
+    @Option(parsing: .unconditional, help: "Seed of ALRIGHT's coin flips and of batch sampling.")
+    var seed: UInt64 = 0
+
+    @Option(parsing: .unconditional, help: "maxright-stale: evaluate both objectives every k steps (default 1).")
+    var evalEvery: Int?
+
+    @Option(help: "Rows to record: all, log (about 50 per decade), every:N or final (default: all up to 10,000 steps, else log).",
+            transform: parseRecordMode)
+    var record: RecordMode?
+
+    func spec(for problem: Problem? = nil) throws -> RunSpec {
+        try method.spec(steps: steps, seed: seed, evalEvery: evalEvery, record: record, for: problem)
     }
 }
 
