@@ -183,7 +183,9 @@ public struct SFTLoss: LossStorage {
         let n = count
         // Centred rows for a chunk of data at a time (about 8 MB), each chunk one symmetric rank-k update:
         // the buffer is reused, so the Hessian of a large instance never holds a copy of all its features.
-        let rowsPerChunk = max(maxOutputs, (1 << 20) / max(d, 1))
+        // No more rows than the data have: a small instance's Hessian (the optima of every sweep) allocated
+        // and zeroed the whole 8 MB on each Newton step, a third of a small sweep's time.
+        let rowsPerChunk = min(features.offsets[n], max(maxOutputs, (1 << 20) / max(d, 1)))
         var rows = [Double](repeating: 0, count: rowsPerChunk * d)
         var mean = [Double](repeating: 0, count: d)
         let alpha = scale / Double(n)
