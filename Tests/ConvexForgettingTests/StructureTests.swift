@@ -160,20 +160,25 @@ struct DPOOnlyRule: SelectionRule {
         }
     }
 
+    /// d + extra random forms of norm 0.5 to 1.5 (so that the problem is not nearly flat) and one more that
+    /// makes sum y_k a_k = 0 with every y_k in [0.5, 1.5].
+    static func plantedForms(d: Int, extra: Int, seed: UInt64) -> [[Double]] {
+        var rng = Xoshiro256StarStar(seed: seed)
+        var forms: [[Double]] = (0..<(d + extra)).map { _ in
+            let g = (0..<d).map { _ in rng.gaussian() }
+            let scale = (0.5 + rng.uniform()) / max(norm(g), 1e-12)
+            return g.map { $0 * scale }
+        }
+        let y = forms.map { _ in 0.5 + rng.uniform() }
+        let last = 0.5 + rng.uniform()
+        forms.append((0..<d).map { c in -zip(forms, y).reduce(0) { $0 + $1.1 * $1.0[c] } / last })
+        return forms
+    }
+
     /// A planted strictly positive combination sum y_k a_k = 0 (y > 0) of forms spanning R^d: attained.
     @Test func attainmentLPFindsAPlantedPositiveCombination() async throws {
         await propertyCheck(count: 500, input: Gen.int(in: 1...6), Gen.int(in: 0...8), Gen.int(in: 0...1_000_000)) { d, extra, seed in
-            var rng = Xoshiro256StarStar(seed: UInt64(seed))
-            // Forms of norm 0.5 to 1.5, so that the planted problem is not nearly flat.
-            var forms: [[Double]] = (0..<(d + extra)).map { _ in
-                let g = (0..<d).map { _ in rng.gaussian() }
-                let scale = (0.5 + rng.uniform()) / max(norm(g), 1e-12)
-                return g.map { $0 * scale }
-            }
-            let y = forms.map { _ in 0.5 + rng.uniform() }
-            let last = 0.5 + rng.uniform()
-            forms.append((0..<d).map { c in -zip(forms, y).reduce(0) { $0 + $1.1 * $1.0[c] } / last })
-            let problem = try Self.dpoProblem(forms)
+            let problem = try Self.dpoProblem(Self.plantedForms(d: d, extra: extra, seed: UInt64(seed)))
             #expect(try Attainment.isAttained(problem, .dpo), "d \(d), extra \(extra), seed \(seed)")
             // Newton then stops at a stationary point, to 1e-10 (its tolerance is 1e-12 scale). A barely positive
             // combination puts the minimizer far out along a nearly flat valley (seed 208555 with d = 6: |theta|
@@ -187,16 +192,7 @@ struct DPOOnlyRule: SelectionRule {
     /// minimum (pure Newton from the same start gives 0.66061025255962, |theta| about 2300). A solver that
     /// stops short of it reports an error, not a wrong minimum.
     @Test func aFarMinimizerIsReachedOrRefused() throws {
-        var rng = Xoshiro256StarStar(seed: 208555)
-        var forms: [[Double]] = (0..<6).map { _ in
-            let g = (0..<6).map { _ in rng.gaussian() }
-            let scale = (0.5 + rng.uniform()) / max(norm(g), 1e-12)
-            return g.map { $0 * scale }
-        }
-        let y = forms.map { _ in 0.5 + rng.uniform() }
-        let last = 0.5 + rng.uniform()
-        forms.append((0..<6).map { c in -zip(forms, y).reduce(0) { $0 + $1.1 * $1.0[c] } / last })
-        let problem = try Self.dpoProblem(forms)
+        let problem = try Self.dpoProblem(Self.plantedForms(d: 6, extra: 0, seed: 208555))
         let optimum = try NewtonSolver().minimize(problem, .dpo)
         #expect(abs(optimum.value - 0.66061025255962) <= 1e-12)
         #expect(norm(optimum.theta) > 2000 && optimum.iterations <= 20)
