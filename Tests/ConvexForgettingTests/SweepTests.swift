@@ -78,6 +78,39 @@ import Testing
         #expect(try deterministicSummary(full) == deterministicSummary(partial))
     }
 
+    /// A part of another version (here: one column fewer, as before gap_max existed) is refused when the
+    /// sweep is resumed, naming the file, before any run is done again; the assembled CSVs are not replaced.
+    /// So is a trajectory part cut short, when the CSVs are assembled (here a resume with nothing left to run).
+    @Test func resumeRefusesPartsOfAnotherWidth() throws {
+        let (directory, file) = try experiment()
+        let out = directory.appendingPathComponent("out")
+        #expect(try runCLI(["sweep", file, "--out", out.path]).status == 0)
+        let summaryBefore = try read(out, "summary.csv")
+        let parts = out.appendingPathComponent("parts")
+        let part = parts.appendingPathComponent("run-0000005.summary.csv")
+        let line = try String(contentsOf: part, encoding: .utf8)
+        let narrower = CSV.line(Array(CSV.parseLine(line.dropLast()).dropLast()))
+        try narrower.write(to: part, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(at: parts.appendingPathComponent("run-0000009.summary.csv"))
+        let resumed = try runCLI(["sweep", file, "--out", out.path, "--resume"])
+        #expect(resumed.status == 1, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("run-0000005.summary.csv") && resumed.stderr.contains("columns where this version writes"),
+                "\(resumed.stderr)")
+        #expect(resumed.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: parts.appendingPathComponent("run-0000009.summary.csv").path))
+        #expect(try read(out, "summary.csv") == summaryBefore)
+        // The part put back, run 9 done again; then a trajectory part cut in the middle of its first row.
+        try line.write(to: part, atomically: true, encoding: .utf8)
+        #expect(try runCLI(["sweep", file, "--out", out.path, "--resume"]).status == 0)
+        let trajectoriesBefore = try read(out, "trajectories.csv")
+        let trajectory = parts.appendingPathComponent("run-0000002.trajectory.csv")
+        let rows = try String(contentsOf: trajectory, encoding: .utf8)
+        try String(rows.prefix(20)).write(to: trajectory, atomically: true, encoding: .utf8)
+        let assembled = try runCLI(["sweep", file, "--out", out.path, "--resume"])
+        #expect(assembled.status == 1 && assembled.stderr.contains("run-0000002.trajectory.csv"), "\(assembled.stderr)")
+        #expect(try read(out, "trajectories.csv") == trajectoriesBefore)
+    }
+
     @Test func mergedShardsEqualTheUnshardedSweep() throws {
         let (directory, file) = try experiment()
         let whole = directory.appendingPathComponent("whole")

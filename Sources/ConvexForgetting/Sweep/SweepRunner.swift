@@ -159,6 +159,18 @@ public struct SweepRunner: Sendable {
                                 shard: shardText, dimension: dimension, instanceHashes: hashes)
         try write(manifest.text, to: manifestPath)
         let done = Set((try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [])
+        if options.resume {
+            // Parts of another version (other columns) would be mixed under this version's header: refuse
+            // before any run is done again.
+            let width = RunTable.summary(dimension: dimension).columns.count
+            for run in ownedRuns where done.contains(Self.partName(run.id, "summary")) {
+                let file = partPath(run.id, "summary")
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    throw Failure(description: "\(file): unreadable; start over with --force")
+                }
+                try Self.checkWidth(text, width, file)
+            }
+        }
         return Plan(problems: problems, runs: ownedRuns.filter { !done.contains(Self.partName($0.id, "summary")) }, lock: lock)
     }
 
@@ -294,12 +306,16 @@ public struct SweepRunner: Sendable {
         let summary = try streaming((directory as NSString).appendingPathComponent("summary.csv"))
         try trajectories.write(RunTable.trajectory(dimension: dimension, runID: true).header)
         try summary.write(RunTable.summary(dimension: dimension).header)
+        let summaryWidth = RunTable.summary(dimension: dimension).columns.count
+        let trajectoryWidth = RunTable.trajectory(dimension: dimension, runID: true).columns.count
         for id in ids.sorted() {
             guard let t = locate(partName(id, "trajectory")), let s = locate(partName(id, "summary")),
                   let tText = try? String(contentsOfFile: t, encoding: .utf8),
                   let sText = try? String(contentsOfFile: s, encoding: .utf8) else {
                 throw Failure(description: "run \(id) has no finished part in \(parts.joined(separator: ", "))")
             }
+            try checkWidth(sText, summaryWidth, s)
+            try checkWidth(tText, trajectoryWidth, t)
             do {
                 try trajectories.write(tText)
                 try summary.write(sText)
@@ -315,6 +331,21 @@ public struct SweepRunner: Sendable {
             throw Failure(description: error.description)
         }
         return diverged
+    }
+
+    /// A part's first line has as many fields as this version's header: a part written by a version with
+    /// other columns (or cut short) is refused, naming the file, instead of being mixed under the header.
+    static func checkWidth(_ text: String, _ width: Int, _ file: String) throws {
+        var quoted = false  // a quoted field (an instance path) may hold a newline
+        let end = text.firstIndex { c in
+            if c == "\"" { quoted.toggle() }
+            return c == "\n" && !quoted
+        } ?? text.endIndex
+        let fields = CSV.parseLine(text[..<end]).count
+        guard fields == width else {
+            throw Failure(description: "\(file): has \(fields) columns where this version writes \(width) "
+                          + "(a part of another version, or cut short); start over with --force")
+        }
     }
 
     static func streaming(_ path: String) throws -> StreamingFile {
