@@ -85,7 +85,12 @@ import Testing
         let (directory, file) = try experiment()
         let out = directory.appendingPathComponent("out")
         #expect(try runCLI(["sweep", file, "--out", out.path]).status == 0)
-        let summaryBefore = try read(out, "summary.csv")
+        // As an older version left it: its manifest names that version, which a refused resume must keep.
+        let manifestFile = out.appendingPathComponent("experiment.json")
+        var manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: manifestFile)) as! [String: Any]
+        manifest["version"] = "0.0.1-older"
+        try JSONSerialization.data(withJSONObject: manifest).write(to: manifestFile)
+        let summaryBefore = try read(out, "summary.csv"), manifestBefore = try read(out, "experiment.json")
         let parts = out.appendingPathComponent("parts")
         let part = parts.appendingPathComponent("run-0000005.summary.csv")
         let line = try String(contentsOf: part, encoding: .utf8)
@@ -98,7 +103,7 @@ import Testing
                 "\(resumed.stderr)")
         #expect(resumed.stderr.split(separator: "\n").count == 1)
         #expect(!FileManager.default.fileExists(atPath: parts.appendingPathComponent("run-0000009.summary.csv").path))
-        #expect(try read(out, "summary.csv") == summaryBefore)
+        #expect(try read(out, "summary.csv") == summaryBefore && read(out, "experiment.json") == manifestBefore)
         // The part put back, run 9 done again; then a trajectory part cut in the middle of its first row.
         try line.write(to: part, atomically: true, encoding: .utf8)
         #expect(try runCLI(["sweep", file, "--out", out.path, "--resume"]).status == 0)

@@ -135,6 +135,17 @@ public struct SweepRunner: Sendable {
                 guard stored.shard == shardText else {
                     throw Failure(description: "\(manifestPath): was shard \(stored.shard ?? "none"), not \(shardText ?? "none")")
                 }
+                // Parts of another version (other columns) would be mixed under this version's header:
+                // refused before the manifest is rewritten or any run is done again.
+                let finished = Set((try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [])
+                let width = RunTable.summary(dimension: dimension).columns.count
+                for run in ownedRuns where finished.contains(Self.partName(run.id, "summary")) {
+                    let file = partPath(run.id, "summary")
+                    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                        throw Failure(description: "\(file): unreadable; start over with --force")
+                    }
+                    try Self.checkWidth(text, width, file)
+                }
                 // Temporaries of an interrupted process (the run without a summary part is done again).
                 OutputCleanup.removeStaleTemporaries(in: directory)
                 OutputCleanup.removeStaleTemporaries(in: partsDirectory)
@@ -159,18 +170,6 @@ public struct SweepRunner: Sendable {
                                 shard: shardText, dimension: dimension, instanceHashes: hashes)
         try write(manifest.text, to: manifestPath)
         let done = Set((try? fm.contentsOfDirectory(atPath: partsDirectory)) ?? [])
-        if options.resume {
-            // Parts of another version (other columns) would be mixed under this version's header: refuse
-            // before any run is done again.
-            let width = RunTable.summary(dimension: dimension).columns.count
-            for run in ownedRuns where done.contains(Self.partName(run.id, "summary")) {
-                let file = partPath(run.id, "summary")
-                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                    throw Failure(description: "\(file): unreadable; start over with --force")
-                }
-                try Self.checkWidth(text, width, file)
-            }
-        }
         return Plan(problems: problems, runs: ownedRuns.filter { !done.contains(Self.partName($0.id, "summary")) }, lock: lock)
     }
 
