@@ -29,6 +29,7 @@ python=.venv-bench/bin/python3
 [ -f "$out/hessian/instance.json" ] || $forgetting instance random --dim 512 --outputs 32 --dpo 1024 --sft 1024 --bound 1 --beta 0.5 --seed 2 --format npy --out "$out/hessian" >/dev/null
 
 rows=()
+later=()  # directories to remove after the last timing
 field() { $python -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 agree() {  # relative agreement of two JSON result vectors
   $python - "$1" "$2" <<'PY'
@@ -105,17 +106,23 @@ print(best)")
         rows+=("seeds|$impl, $cores cores|$s|$b|$($python -c "print(f'{$b/$s:.1f}x')")|$(agree "$ref" "$base")")
       done ;;
     montecarlo)
-      rm -rf "$out/montecarlo"
-      /usr/bin/time -f "%e" -o "$out/montecarlo.time" $forgetting sweep Experiments/bench/theorem41-montecarlo.yaml --out "$out/montecarlo" --threads 2 2>/dev/null
+      # A fresh directory, removed once every case is timed: ext4 allocating thousands of inodes within a minute
+      # or so of deleting thousands scans past the recently deleted ones, which took 1.6-2.1 s of system time
+      # in the sweep case (0.3 s otherwise) and doubled its wall time.
+      mc=$out/montecarlo.$$
+      /usr/bin/time -f "%e" -o "$out/montecarlo.time" $forgetting sweep Experiments/bench/theorem41-montecarlo.yaml --out "$mc" --threads 2 2>/dev/null
+      later+=("$mc")
       tm=$(cat "$out/montecarlo.time")
       rows+=("montecarlo|target 15 s|$tm|15|$($python -c "print(f'{15/$tm:.2f}x')")|5400 runs, 1.1e9 seed-steps, 2 threads") ;;
     sweep)
-      rm -rf "$out/sweep1" "$out/sweepN"
-      /usr/bin/time -f "%e" -o "$out/sweep1.time" $forgetting sweep Experiments/theorem41.yaml --out "$out/sweep1" --threads 1 2>/dev/null
-      /usr/bin/time -f "%e" -o "$out/sweepN.time" $forgetting sweep Experiments/theorem41.yaml --out "$out/sweepN" 2>/dev/null
+      # Fresh directories, removed once every case is timed (see montecarlo).
+      s1=$out/sweep1.$$; sn=$out/sweepN.$$
+      /usr/bin/time -f "%e" -o "$out/sweep1.time" $forgetting sweep Experiments/theorem41.yaml --out "$s1" --threads 1 2>/dev/null
+      /usr/bin/time -f "%e" -o "$out/sweepN.time" $forgetting sweep Experiments/theorem41.yaml --out "$sn" 2>/dev/null
       t1=$(cat "$out/sweep1.time"); tn=$(cat "$out/sweepN.time")
-      same=$(cmp -s "$out/sweep1/trajectories.csv" "$out/sweepN/trajectories.csv" && \
-             cmp -s <(cut -d, -f1-24 "$out/sweep1/summary.csv") <(cut -d, -f1-24 "$out/sweepN/summary.csv") && echo "identical CSVs" || echo "CSVs DIFFER")
+      same=$(cmp -s "$s1/trajectories.csv" "$sn/trajectories.csv" && \
+             cmp -s <(cut -d, -f1-24 "$s1/summary.csv") <(cut -d, -f1-24 "$sn/summary.csv") && echo "identical CSVs" || echo "CSVs DIFFER")
+      later+=("$s1" "$sn")
       rows+=("sweep|1 vs $(nproc) threads|${tn}|${t1}|$($python -c "print(f'{$t1/$tn:.2f}x')")|$same") ;;
   esac
 done
@@ -136,3 +143,4 @@ for row in "${rows[@]}"; do
   IFS='|' read -r c b s t r a <<<"$row"
   printf '%-8s %-16s %-12s %-16s %-15s %s\n' "$c" "$b" "$(human "$s")" "$(human "$t")" "$r" "$a"
 done
+rm -rf "${later[@]}"
