@@ -49,15 +49,10 @@ struct OptimumCommand: ParsableCommand {
         let optimum: Optimum
         do { optimum = try instance.memory.solver.minimize(problem, target) } catch { throw CommandFailure("\(instance.instance): \(error)") }
         if json {
-            print(JSON.object([
-                ("value", JSON.number(optimum.value)), ("theta", JSON.vector(optimum.theta)),
-                ("gradientNorm", JSON.number(optimum.gradientNorm)), ("attained", "\(optimum.attained)"),
-                ("iterations", "\(optimum.iterations)"),
-            ]))
+            print(JSON.object(Self.jsonFields(optimum.value, optimum.theta, optimum.gradientNorm, optimum.attained, optimum.iterations)))
         } else {
             print("objective:     \(target)")
-            print(optimum.attained ? "minimum:       \(optimum.value)" : "infimum:       \(optimum.value) (not attained: no finite minimizer)")
-            print((optimum.attained ? "minimizer:     " : "last iterate:  ") + optimum.theta.map { "\($0)" }.joined(separator: ", "))
+            Self.printPoint(optimum.value, optimum.theta, attained: optimum.attained, lastLabel: "last iterate:  ")
             print("gradient norm: \(optimum.gradientNorm)")
             print("iterations:    \(optimum.iterations)")
         }
@@ -71,21 +66,31 @@ struct OptimumCommand: ParsableCommand {
             optimum = optima.maxGap
         } catch { throw CommandFailure("\(instance.instance): \(error)") }
         if json {
-            print(JSON.object([
-                ("value", JSON.number(optimum.value)), ("theta", JSON.vector(optimum.theta)),
-                ("gradientNorm", JSON.number(optimum.gradientNorm)), ("attained", "\(optimum.attained)"),
-                ("iterations", "\(optimum.iterations)"), ("weight", JSON.number(optimum.weight)),
+            print(JSON.object(Self.jsonFields(optimum.value, optimum.theta, optimum.gradientNorm, optimum.attained, optimum.iterations) + [
+                ("weight", JSON.number(optimum.weight)),
                 ("weightedGapDPO", JSON.number(optimum.weightedGapDPO)), ("weightedGapSFT", JSON.number(optimum.weightedGapSFT)),
                 ("meeting", JSON.string(optimum.meeting.rawValue)),
             ]))
         } else {
             print("objective:     max(lambda = \(optimum.lambda)) = max{lambda (f_DPO - f*_DPO), (1 - lambda)(f_SFT - f*_SFT)}")
-            print(optimum.attained ? "minimum:       \(optimum.value)" : "infimum:       \(optimum.value) (not attained: no finite minimizer)")
-            print((optimum.attained ? "minimizer:     " : "last point:    ") + optimum.theta.map { "\($0)" }.joined(separator: ", "))
+            Self.printPoint(optimum.value, optimum.theta, attained: optimum.attained, lastLabel: "last point:    ")
             print("weight w:      \(optimum.weight) (theta = argmin w f_DPO + (1 - w) f_SFT)")
             print("weighted gaps: DPO \(optimum.weightedGapDPO), SFT \(optimum.weightedGapSFT) (\(optimum.meeting.rawValue))")
             print("gradient norm: \(optimum.gradientNorm) (of f_mix,w at theta)")
             print("iterations:    \(optimum.iterations) (mix solves)")
         }
+    }
+
+    /// The fields both objectives' --json share, in their order: value, theta, gradientNorm, attained, iterations.
+    static func jsonFields(_ value: Double, _ theta: [Double], _ gradientNorm: Double, _ attained: Bool,
+                           _ iterations: Int) -> [(String, String)] {
+        [("value", JSON.number(value)), ("theta", JSON.vector(theta)), ("gradientNorm", JSON.number(gradientNorm)),
+         ("attained", "\(attained)"), ("iterations", "\(iterations)")]
+    }
+
+    /// The minimum (or infimum) and the point reaching it, as both objectives print them.
+    static func printPoint(_ value: Double, _ theta: [Double], attained: Bool, lastLabel: String) {
+        print(attained ? "minimum:       \(value)" : "infimum:       \(value) (not attained: no finite minimizer)")
+        print((attained ? "minimizer:     " : lastLabel) + theta.map { "\($0)" }.joined(separator: ", "))
     }
 }
