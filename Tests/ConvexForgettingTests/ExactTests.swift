@@ -58,6 +58,20 @@ import Testing
         }
     }
 
+    /// A tolerance the largest grid cannot meet is an error, never a result with a larger errorBound.
+    @Test func unreachableToleranceIsAnError() throws {
+        let optima = try OptimalValues(problem: lowerBound, lambda: 0.5)
+        let spec = RunSpec(method: .alright, lambda: 0.5, steps: 999, schedule: .inverseSqrt(0.5), record: .final)
+        var exact = try ExactExpectation(problem: lowerBound, spec: spec, optima: optima)
+        exact.relativeTolerance = 1e-14
+        exact.maximumGridPoints = 512
+        #expect(throws: ExactExpectation.Unsupported.self) { try exact.run(horizons: [1_000]) }
+        exact.relativeTolerance = 1e-3
+        exact.maximumGridPoints = 65_536
+        let row = try exact.run(horizons: [1_000])[0]
+        #expect(row.errorBound <= 1e-3 * row.expectedGap)
+    }
+
     /// A one-dimensional instance with two data per objective, three outputs, and minibatches of 2: the
     /// mixture over batches (multisets drawn with replacement) against every ordered draw.
     @Test func exactMixesOverBatches() throws {

@@ -5,16 +5,17 @@ import Foundation
 /// deterministic maps s -> s - alpha_t sum_k w_k f_k'(s) (the objective a coin or the rule picks, and with a
 /// batch the multiset of data drawn), each with a known probability. The law of s is propagated exactly
 /// as a list of atoms while it has at most `gridPoints` of them; beyond that each step's atoms are
-/// deposited on a uniform grid over their range by linear splitting (each atom's mass shared between its
-/// two neighbouring grid points so that mass and mean are kept), and the outermost grid points holding
-/// less than 1e-18 of the mass are dropped.
+/// deposited on a uniform grid over their range by three-point quadratic weights (each atom's mass shared
+/// between its nearest grid point and the two beside it so that mass, mean and second moment are kept), and
+/// the outermost grid points holding less than 1e-18 of the mass are dropped.
 ///
 /// The error: the computation is repeated on a grid twice as fine and `errorBound` is the difference of the
 /// two (a two-grid estimate: the splitting error is second order in the spacing, so this is about three
 /// times the error of the finer result, which is the one reported) plus the dropped mass times the
 /// largest gap any path can reach (an honest bound on what dropping can miss). Deterministic runs keep
 /// one atom: errorBound 0, the result exact up to rounding. The grid is refined until every horizon's
-/// errorBound is at most `relativeTolerance` of its value.
+/// errorBound is at most `relativeTolerance` of its value; if that needs more than `maximumGridPoints`,
+/// `run` throws rather than report a larger error.
 public struct ExactExpectation: Sendable {
     public let model: ScalarModel
     public let spec: RunSpec
@@ -125,7 +126,10 @@ public struct ExactExpectation: Sendable {
                 rows[k].errorBound = abs(coarse.rows[k].expectedGap - fine.rows[k].expectedGap) + fine.rows[k].errorBound
                 worst = max(worst, rows[k].errorBound / max(rows[k].expectedGap, 1e-300))
             }
-            if worst <= relativeTolerance || 4 * n > maximumGridPoints { return rows }
+            if worst <= relativeTolerance { return rows }
+            guard 4 * n <= maximumGridPoints else {
+                throw Unsupported(description: "the two-grid error estimate is still \(worst) of the expected gap with \(2 * n) grid points (allowed: \(relativeTolerance) with at most \(maximumGridPoints) points)")
+            }
             n *= 2
             coarse = fine
         }
@@ -260,7 +264,8 @@ public struct ExactExpectation: Sendable {
         return (rows, law.deposited)
     }
 
-    /// Linear splitting onto `points` uniform grid points over the atoms' range, then the ends holding less
+    /// Three-point quadratic splitting (mass, mean and second moment kept) onto `points` uniform grid points
+    /// over the atoms' range, then the ends holding less
     /// than 1e-18 of the mass are dropped (their mass added to `law.dropped`).
     func deposit(_ position: [Double], _ mass: [Double], points: Int, into law: inout Law) {
         var lo = Double.infinity, hi = -Double.infinity
