@@ -199,7 +199,10 @@ import Testing
             let rows = try Self.verification(mutant).run(name: name, problem: problem)
             let verdict = MaxrightVerification.verdict(rows)
             #expect(!verdict.passed && verdict.failures > 0, "\(mutant.name): \(rows.map(\.gaps))")
+            // Which check caught it: the tolerance on the final gap_max catches both (neither reaches its target).
+            #expect(MaxrightVerification.failedChecks(rows).contains("tolerance"), "\(mutant.name): \(MaxrightVerification.failedChecks(rows))")
         }
+        #expect(MaxrightVerification.failedChecks(try Self.verification(.builtIn).run(name: name, problem: problem)).isEmpty)
     }
 
     @Test func maxrightVerificationRefusesBadParameters() {

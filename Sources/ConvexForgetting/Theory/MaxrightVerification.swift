@@ -77,6 +77,16 @@ public struct MaxrightVerification: Sendable {
         return (failures, failures == 0 && !rows.isEmpty)
     }
 
+    /// The names of the checks some row fails: "tolerance" (final gap_max above it), "decrease" (not below
+    /// the first horizons' gap_max), "bestIterateBound" (the best iterate above the derived bound).
+    public static func failedChecks(_ rows: [Row]) -> [String] {
+        var failed: [String] = []
+        if rows.contains(where: { !$0.belowTolerance }) { failed.append("tolerance") }
+        if rows.contains(where: { !$0.decreased }) { failed.append("decrease") }
+        if rows.contains(where: { !$0.withinBound }) { failed.append("bestIterateBound") }
+        return failed
+    }
+
     public struct MethodStopped: Error, CustomStringConvertible {
         public var description: String
     }

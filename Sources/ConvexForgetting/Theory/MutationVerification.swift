@@ -74,11 +74,7 @@ public struct MutationVerification: Sendable {
         v.method = method
         v.solver = solver
         let rows = try v.run(name: "figure2", problem: instances.figure2) + (quick ? [] : try v.run(name: "random-a", problem: instances.randomA))
-        var failed: [String] = []
-        if rows.contains(where: { !$0.belowTolerance }) { failed.append("tolerance") }
-        if rows.contains(where: { !$0.decreased }) { failed.append("decrease") }
-        if rows.contains(where: { !$0.withinBound }) { failed.append("bestIterateBound") }
-        return failed
+        return MaxrightVerification.failedChecks(rows)
     }
 
     /// The names of the checks each verification reports.
