@@ -29,8 +29,25 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Replace an existing report folder.")
     var force = false
 
+    @Option(help: ArgumentHelp("Comma-separated sections to run, of: \(ReportRunner.sections.map(\.0).joined(separator: ", ")) (default: all).", valueName: "sections"))
+    var only: String?
+
+    /// The sections asked for, in the report's order.
+    var sections: [String] {
+        get throws {
+            guard let only else { return ReportRunner.sections.map(\.0) }
+            let asked = only.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let known = ReportRunner.sections.map(\.0)
+            if let unknown = asked.first(where: { !known.contains($0) }) {
+                throw ValidationError("--only: unknown section '\(unknown)' (expected some of \(known.joined(separator: ", ")))")
+            }
+            return known.filter(asked.contains)
+        }
+    }
+
     func validate() throws {
         guard !out.isEmpty else { throw ValidationError("--out must not be empty") }
+        _ = try sections
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: out, isDirectory: &isDirectory) {
@@ -61,10 +78,11 @@ struct ReportCommand: ParsableCommand {
             throw CommandFailure("--out: cannot create \(staging.path): \(error.localizedDescription)")
         }
         OutputCleanup.registerDirectory(staging.path)
-        var runner = ReportRunner(repository: repository, folder: staging, quick: quick)
+        var runner = ReportRunner(repository: repository, folder: staging, quick: quick, only: try sections)
         let claims = runner.runAll()
         let writer = ReportWriter(claims: claims, provenance: runner.provenance(), quick: quick)
         do {
+            try runner.relocate(to: target)
             try writer.write(to: staging)
             if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
             try FileManager.default.moveItem(at: staging, to: target)
@@ -76,6 +94,6 @@ struct ReportCommand: ParsableCommand {
         let skipped = claims.filter { $0.verdict == .skipped }
         print("wrote \(out)/REPORT.md, report.html and verdicts.json: \(claims.count) claims, \(claims.count - failed.count - skipped.count) passed, \(failed.count) failed, \(skipped.count) skipped (\(fmt(runner.elapsed, 1)) s)")
         fflush(nil)
-        if !failed.isEmpty { throw CommandFailure("report: \(failed.count) verdicts failed: \(failed.map(\.id).joined(separator: ", "))") }
+        if !failed.isEmpty { throw CommandFailure("report: \(failed.count) of \(claims.count) verdicts failed: \(failed.map(\.id).joined(separator: ", "))") }
     }
 }

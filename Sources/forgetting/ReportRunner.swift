@@ -32,14 +32,18 @@ struct ReportRunner {
     private var step = 0
     private let total: Int
 
-    init(repository: URL, folder: URL, quick: Bool) {
+    /// The sections run (all by default).
+    let only: [String]
+
+    init(repository: URL, folder: URL, quick: Bool, only: [String] = ReportRunner.sections.map(\.0)) {
         self.repository = repository
         self.folder = folder
         self.quick = quick
+        self.only = only
         executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
         python = Plotting.python(repository: repository)
-        total = 9
+        total = only.count
     }
 
     var elapsed: Double { Date().timeIntervalSince(started) }
@@ -59,10 +63,11 @@ struct ReportRunner {
     /// Runs a program from the repository folder with its output in logs/NAME.log; returns the exit status.
     mutating func run(_ program: String, _ arguments: [String], shown: String, log name: String) -> Int32 {
         commands.append(display(shown, arguments))
+        FileHandle.standardError.write(Data(String(format: "report:       %@ (%.0f s so far)\n", display(shown, arguments), elapsed).utf8))
         let logs = folder.appendingPathComponent("logs")
         try? FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         let logPath = logs.appendingPathComponent("\(name).log").path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         guard let log = FileHandle(forWritingAtPath: logPath) else { return 127 }
         defer { try? log.close() }
         log.write(Data("$ \(display(shown, arguments))\n".utf8))
@@ -182,26 +187,29 @@ struct ReportRunner {
 
     // MARK: The claims
 
+    /// The report's sections in order: the name `--only` takes, and the title the progress display shows.
+    static let sections = [
+        ("setting", "the setting's claims on every shipped instance"), ("figure2", "Figure 2"), ("theorem33", "Theorem 3.3"),
+        ("theorem41", "Theorem 4.1"), ("maxright", "MAXRIGHT's own target"), ("mutants", "the mutation table"),
+        ("figure3", "the Figure 3 analogue"), ("figure4", "the Figure 4 analogue"), ("digits", "real data (digits)"),
+    ]
+
     mutating func runAll() -> [ReportClaim] {
         var claims: [ReportClaim] = []
-        progress("the setting's claims on every shipped instance")
-        claims += setting()
-        progress("Figure 2")
-        claims.append(figure2())
-        progress("Theorem 3.3")
-        claims.append(theorem33())
-        progress("Theorem 4.1")
-        claims += theorem41()
-        progress("MAXRIGHT's own target")
-        claims.append(maxright())
-        progress("the mutation table")
-        claims.append(mutants())
-        progress("the Figure 3 analogue")
-        claims.append(pareto())
-        progress("the Figure 4 analogue")
-        claims.append(maxrightK())
-        progress("real data (digits)")
-        claims.append(digits())
+        for (name, title) in Self.sections where only.contains(name) {
+            progress(title)
+            switch name {
+            case "setting": claims += setting()
+            case "figure2": claims.append(figure2())
+            case "theorem33": claims.append(theorem33())
+            case "theorem41": claims += theorem41()
+            case "maxright": claims.append(maxright())
+            case "mutants": claims.append(mutants())
+            case "figure3": claims.append(pareto())
+            case "figure4": claims.append(maxrightK())
+            default: claims.append(digits())
+            }
+        }
         return claims
     }
 
@@ -224,11 +232,22 @@ struct ReportRunner {
                 let status = r.forgetting(["check", "--instance", "Experiments/instances/\(file)", "--points", points], log: claim.id)
                 claim.commands = [r.commands.last!]
                 claim.verdict = r.verdict(status)
-                claim.figures = [("random points", points)]
+                claim.figures = [("random points", points)] + r.checkFigures(log: "logs/\(claim.id).log")
                 if status != 0 { claim.note = "see logs/\(claim.id).log" }
                 claim.files = ["logs/\(claim.id).log"]
                 return claim
             }
+        }
+    }
+
+    /// The worst value and the limit of each claim in a `check` log (its table's columns are separated by
+    /// two or more spaces: claim, source, worst, limit, status, where).
+    func checkFigures(log: String) -> [(String, String)] {
+        guard let text = try? String(contentsOfFile: path(log), encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: "  ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.count >= 5, fields[4] == "ok" || fields[4] == "FAIL", Double(fields[2]) != nil else { return nil }
+            return (fields[0], "\(fields[2]) (limit \(fields[3]), \(fields[4]))")
         }
     }
 
@@ -282,6 +301,8 @@ struct ReportRunner {
                 r.plot(&claim, ["Plots/theorem33.py", r.path("theorem33/sweep"), r.path("theorem33/floors.csv")],
                        picture: "theorem33/sweep/theorem33.png", log: "theorem33-plot")
                 claim.files.append("theorem33/sweep/summary.csv")
+            } else {
+                claim.figures.append(("picture", "its sweep failed (logs/theorem33-sweep.log)"))
             }
             claim.commands = Array(r.commands.suffix(from: r.commands.firstIndex { $0.contains("theorem33") } ?? 0))
             if claim.verdict == .failed { claim.note = "see logs/theorem33.log" }
@@ -318,6 +339,9 @@ struct ReportRunner {
                r.forgetting(["sweep", yaml, "--out", r.path("theorem41/sweep")], log: "theorem41-sweep") == 0 {
                 r.plot(&claim, ["Plots/theorem41.py", r.path("theorem41/sweep"), r.path("theorem41/bounds.csv")],
                        picture: "theorem41/sweep/theorem41.png", log: "theorem41-plot")
+                claim.files.append("theorem41/sweep/summary.csv")
+            } else {
+                claim.figures.append(("picture", "its sweep failed (logs/theorem41-sweep.log)"))
             }
             claim.commands = Array(r.commands[first...])
             if claim.verdict == .failed { claim.note = "see logs/theorem41.log" }
@@ -400,6 +424,9 @@ struct ReportRunner {
             if r.forgetting(["front", "--instance", "Experiments/instances/overparameterized.json", "--points", r.quick ? "11" : "41",
                              "--out", r.path("pareto/front.csv")], log: "pareto-front") == 0 {
                 r.plot(&claim, ["Plots/pareto.py", r.path("pareto"), r.path("pareto/front.csv")], picture: "pareto/pareto.png", log: "pareto-plot")
+                claim.files.append("pareto/front.csv")
+            } else {
+                claim.figures.append(("picture", "the front failed (logs/pareto-front.log)"))
             }
             claim.commands = Array(r.commands[first...])
             return claim
@@ -444,7 +471,8 @@ struct ReportRunner {
                 return claim
             }
             let keys = r.quick ? ["lambdas": "[0.25, 0.5, 0.75]", "steps": "[300]", "record": "every:20"] : [:]
-            guard r.sweep(&claim, "digits", replacing: keys, instances: [data], out: "digits/sweep", since: first) else { return claim }
+            // Relative to the experiment file (OUT/experiments/digits.yaml), so that it names OUT's data wherever OUT is.
+            guard r.sweep(&claim, "digits", replacing: keys, instances: ["../digits/data"], out: "digits/sweep", since: first) else { return claim }
             func mean(_ methods: [String]) -> Double? { r.meanIdealDistance("digits/sweep/summary.csv", methods) }
             let sequential = mean(["sequential", "sequential-sft-first"])
             let others = ["mix", "alright", "maxright"].map { mean([$0]) }
@@ -454,6 +482,9 @@ struct ReportRunner {
             claim.files = ["digits/sweep/summary.csv"]
             if r.forgetting(["front", "--instance", data, "--points", r.quick ? "5" : "21", "--out", r.path("digits/front.csv")], log: "digits-front") == 0 {
                 r.plot(&claim, ["Plots/digits.py", r.path("digits/sweep"), r.path("digits/front.csv"), data], picture: "digits/sweep/digits.png", log: "digits-plot")
+                claim.files.append("digits/front.csv")
+            } else {
+                claim.figures.append(("picture", "the front failed (logs/digits-front.log)"))
             }
             // The held-out accuracies the plot script prints (its table: method, lambda, ..., accuracy, agreement).
             if let log = try? String(contentsOfFile: r.path("logs/digits-plot.log"), encoding: .utf8) {
@@ -468,7 +499,20 @@ struct ReportRunner {
             claim.commands = Array(r.commands[first...])
             // The 60 MB instance is regenerated by the data command; it is not kept in the report.
             try? FileManager.default.removeItem(atPath: data)
+            claim.figures.append(("instance", "digits/data is not kept (about 60 MB): the first command above regenerates it"))
             return claim
+        }
+    }
+
+    /// The staging folder's path, in the files the commands wrote there (logs, the sweeps' manifests and
+    /// summaries, the experiment files), replaced by the report's final folder: they then name files that exist.
+    func relocate(to target: URL) throws {
+        let from = folder.path, to = target.path
+        guard let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil) else { return }
+        for case let url as URL in walker where ["csv", "json", "yaml", "log"].contains(url.pathExtension) {
+            guard let data = try? Data(contentsOf: url), data.range(of: Data(from.utf8)) != nil else { continue }
+            let text = String(decoding: data, as: UTF8.self).replacingOccurrences(of: from, with: to)
+            try Data(text.utf8).write(to: url, options: .atomic)
         }
     }
 
@@ -491,7 +535,7 @@ struct ReportRunner {
                 + (dirty.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? "" : " (with uncommitted changes)") : "unknown"),
             ("date", formatter.string(from: started)),
             ("machine", "\(text(uts.sysname)) \(text(uts.release)) \(text(uts.machine)), \(cpu ?? "unknown CPU"), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB"),
-            ("mode", quick ? "quick (reduced grids)" : "full"),
+            ("mode", (quick ? "quick (reduced grids)" : "full") + (only.count < Self.sections.count ? ", sections \(only.joined(separator: ", "))" : "")),
             ("python", python ?? "none with matplotlib"),
             ("wall time", String(format: "%.1f s", elapsed)),
         ]

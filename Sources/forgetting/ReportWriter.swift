@@ -13,9 +13,36 @@ struct ReportWriter {
         try markdown().write(to: folder.appendingPathComponent("REPORT.md"), atomically: true, encoding: .utf8)
         try html().write(to: folder.appendingPathComponent("report.html"), atomically: true, encoding: .utf8)
         try json().write(to: folder.appendingPathComponent("verdicts.json"), atomically: true, encoding: .utf8)
-        let script = "#!/usr/bin/env bash\n# The commands behind this report, in order, from the repository (OUT is the report folder).\nset -euo pipefail\nOUT=${OUT:?set OUT to a folder}\n"
-            + claims.flatMap(\.commands).map { $0.replacingOccurrences(of: "OUT/", with: "\"$OUT\"/") }.joined(separator: "\n") + "\n"
-        try script.write(to: folder.appendingPathComponent("commands.sh"), atomically: true, encoding: .utf8)
+        try script().write(to: folder.appendingPathComponent("commands.sh"), atomically: true, encoding: .utf8)
+    }
+
+    /// commands.sh: the commands in order, runnable into a new folder OUT (the reduced experiment files are
+    /// copied there from the report, the folders the commands write into are made first).
+    func script() -> String {
+        let commands = claims.flatMap(\.commands)
+        var folders: [String] = ["experiments"]
+        for command in commands {
+            for word in command.split(separator: " ") where word.hasPrefix("OUT/") {
+                let parent = (String(word.dropFirst(4)) as NSString).deletingLastPathComponent
+                if !parent.isEmpty, !folders.contains(parent) { folders.append(parent) }
+            }
+        }
+        return """
+        #!/usr/bin/env bash
+        # The commands behind this report, in order. Run from the repository, with OUT a new folder, `forgetting`
+        # on the PATH (or FORGETTING=path/to/forgetting) and python3 with matplotlib (or PYTHON=path/to/python):
+        #   OUT=/tmp/again bash path/to/this/report/commands.sh
+        # The reduced experiment files come from this report's experiments/ folder.
+        set -euo pipefail
+        OUT=${OUT:?set OUT to a new folder}
+        if [ -n "${FORGETTING:-}" ]; then forgetting() { "$FORGETTING" "$@"; }; fi
+        if [ -n "${PYTHON:-}" ]; then python3() { "$PYTHON" "$@"; }; fi
+        report=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+        if [ -e "$OUT" ] && [ "$report" -ef "$OUT" ]; then echo "commands.sh: OUT must be a new folder, not this report" >&2; exit 1; fi
+        mkdir -p \(folders.map { "\"$OUT\"/\($0)" }.joined(separator: " "))
+        cp "$report"/experiments/*.yaml "$OUT"/experiments/
+
+        """ + commands.map { $0.replacingOccurrences(of: "OUT/", with: "\"$OUT\"/") }.joined(separator: "\n") + "\n"
     }
 
     var counts: (passed: Int, failed: Int, skipped: Int) {
