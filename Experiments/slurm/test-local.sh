@@ -17,7 +17,8 @@
 #      the requeued shard's log holds both attempts; the cancelled shard resubmitted by the command the
 #      merge's message gives, the merge equals the direct sweep.
 # Every wait has a timeout; the cluster part takes about a minute. The daemons it started are stopped by
-# their process ids on exit, however it exits. If they cannot start it says so in one line and exits 1.
+# their process ids on exit, however it exits. If they cannot start it says so in one line, naming the
+# kept logs, and exits 1; a later failure also prints the last lines of the daemons' logs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -49,6 +50,7 @@ chmod 755 "$work" # munged runs as munge and needs to reach its directory
 daemons=()        # process ids of the daemons this script started, in start order
 conf=$work/slurm/slurm.conf
 controller_up=false
+cluster_up=false # until then a failure is one line (it names the logs, which are kept)
 
 stop() {
   local status=$? pid i
@@ -72,7 +74,7 @@ stop() {
   cd /
   if [ "$status" -eq 0 ]; then
     rm -rf "$work"
-  else
+  elif $cluster_up; then
     for log in "$work"/slurm/*.log "$work"/munge/munged.out; do
       [ -f "$log" ] && { echo "--- last lines of $log" >&2; tail -15 "$log" >&2; }
     done
@@ -163,6 +165,7 @@ slurmd -D -N fgnode -f "$conf" >"$work/slurm/slurmd.out" 2>&1 &
 daemons+=($!)
 node_idle() { [ "$(sinfo -h -n fgnode -o %t 2>/dev/null)" = idle ]; }
 wait_until 30 "the node to come up (slurmctld or slurmd could not start; see $work/slurm/*.log)" node_idle
+cluster_up=true
 say "cluster up: munged, slurmctld and slurmd (pids ${daemons[*]}), ports $port-$((port + 1)), $(nproc) CPUs, in $work"
 
 # --- the experiment, in a directory whose name holds a space, and the direct sweep to compare with.
