@@ -14,7 +14,8 @@ struct ReportCommand: ParsableCommand {
         real-data (digits) results. Writes DIR/REPORT.md, DIR/report.html (figures beside it), \
         DIR/verdicts.json (one entry per claim: id, statement, command, verdict, figures), every CSV behind \
         them, each command's log in DIR/logs, and provenance (version, git commit, machine, date, commands). \
-        --quick uses reduced grids (about a minute on 2 cores; the full report takes about 15). Figures need \
+        --quick uses reduced grids (about a minute on 2 cores; the full report takes about 9 minutes). \
+        --only runs some of the sections. Figures need \
         matplotlib (bash .ci/setup --plots), the real-data section scikit-learn (bash .ci/setup --data); \
         without them those parts are marked skipped. The report is written to a temporary folder and renamed \
         to DIR when complete. Exit status 1 if any verdict fails.
@@ -80,7 +81,7 @@ struct ReportCommand: ParsableCommand {
         OutputCleanup.registerDirectory(staging.path)
         var runner = ReportRunner(repository: repository, folder: staging, quick: quick, only: try sections)
         let claims = runner.runAll()
-        let writer = ReportWriter(claims: claims, provenance: runner.provenance(), quick: quick)
+        let writer = ReportWriter(claims: claims, provenance: runner.provenance(), quick: quick, repository: repository.path)
         do {
             try runner.relocate(to: target)
             try writer.write(to: staging)

@@ -6,6 +6,8 @@ struct ReportWriter {
     let claims: [ReportClaim]
     let provenance: [(String, String)]
     let quick: Bool
+    /// The repository the report ran from: the experiment files name its instances by absolute paths.
+    var repository = ""
 
     var sections: [String] { claims.reduce(into: [String]()) { if !$0.contains($1.section) { $0.append($1.section) } } }
 
@@ -16,33 +18,46 @@ struct ReportWriter {
         try script().write(to: folder.appendingPathComponent("commands.sh"), atomically: true, encoding: .utf8)
     }
 
-    /// commands.sh: the commands in order, runnable into a new folder OUT (the reduced experiment files are
-    /// copied there from the report, the folders the commands write into are made first).
+    /// commands.sh: the commands in order, runnable from a repository into a new folder OUT (the reduced
+    /// experiment files are copied there from the report, naming that repository's instances; the folders the
+    /// commands write into are made first).
     func script() -> String {
         let commands = claims.flatMap(\.commands)
-        var folders: [String] = ["experiments"]
+        let experiments = commands.contains { $0.contains("OUT/experiments/") }
+        var folders: [String] = experiments ? ["experiments"] : []
         for command in commands {
             for word in command.split(separator: " ") where word.hasPrefix("OUT/") {
                 let parent = (String(word.dropFirst(4)) as NSString).deletingLastPathComponent
                 if !parent.isEmpty, !folders.contains(parent) { folders.append(parent) }
             }
         }
-        return """
+        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        var text = """
         #!/usr/bin/env bash
         # The commands behind this report, in order. Run from the repository, with OUT a new folder, `forgetting`
         # on the PATH (or FORGETTING=path/to/forgetting) and python3 with matplotlib (or PYTHON=path/to/python):
         #   OUT=/tmp/again bash path/to/this/report/commands.sh
-        # The reduced experiment files come from this report's experiments/ folder.
         set -euo pipefail
         OUT=${OUT:?set OUT to a new folder}
+        if [ -n "$(ls -A -- "$OUT" 2>/dev/null)" ]; then echo "commands.sh: OUT ($OUT) is not empty; choose a new folder" >&2; exit 1; fi
         if [ -n "${FORGETTING:-}" ]; then forgetting() { "$FORGETTING" "$@"; }; fi
-        if [ -n "${PYTHON:-}" ]; then python3() { "$PYTHON" "$@"; }; fi
-        report=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-        if [ -e "$OUT" ] && [ "$report" -ef "$OUT" ]; then echo "commands.sh: OUT must be a new folder, not this report" >&2; exit 1; fi
-        mkdir -p \(folders.map { "\"$OUT\"/\($0)" }.joined(separator: " "))
-        cp "$report"/experiments/*.yaml "$OUT"/experiments/
+        if [ -n "${PYTHON:-}" ]; then python3() { "$PYTHON" "$@"; }; export FORGETTING_PYTHON=$PYTHON; fi
 
-        """ + commands.map { $0.replacingOccurrences(of: "OUT/", with: "\"$OUT\"/") }.joined(separator: "\n") + "\n"
+        """
+        if !folders.isEmpty { text += "mkdir -p \(folders.map { "\"$OUT\"/\($0)" }.joined(separator: " "))\n" }
+        if experiments {
+            text += """
+            # The reduced experiment files, their instances moved from the repository that made the report to this one.
+            report=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" >/dev/null && pwd)
+            origin=\(quoted(repository + "/")) here="$PWD/"
+            for file in "$report"/experiments/*.yaml; do
+              text=$(<"$file")
+              printf '%s\\n' "${text//"\\"$origin"/"\\"$here"}" >"$OUT/experiments/${file##*/}"
+            done
+
+            """
+        }
+        return text + commands.map { $0.replacingOccurrences(of: "OUT/", with: "\"$OUT\"/") }.joined(separator: "\n") + "\n"
     }
 
     var counts: (passed: Int, failed: Int, skipped: Int) {
@@ -65,7 +80,9 @@ struct ReportWriter {
                 if !claim.note.isEmpty { text += "\n*\(claim.note)*\n" }
                 if !claim.figures.isEmpty {
                     text += "\n| figure | value |\n| --- | --- |\n"
-                    for (name, value) in claim.figures { text += "| \(name) | \(value.replacingOccurrences(of: "|", with: "\\|")) |\n" }
+                    for (name, value) in claim.figures {
+                        text += "| \(name.replacingOccurrences(of: "|", with: "\\|")) | \(value.replacingOccurrences(of: "|", with: "\\|")) |\n"
+                    }
                 }
                 for file in claim.files where isPicture(file) { text += "\n![\(claim.id)](\(file))\n" }
                 let data = claim.files.filter { !isPicture($0) }
