@@ -238,12 +238,12 @@ public struct Theorem41Verification: Sendable {
         }
         // The exact expectations of the built-in ALRIGHT, where the instance is one-dimensional: one lambda per
         // thread, first (at T = 10^6 they cost more than the seeds).
-        let exacts: [Result<[ExactExpectation.Row], ExactExpectation.Unsupported>]? = oneDimensional
-            ? parallelMap(count: lambdas.count, threads: threads) { [lambdas, horizons, allOptima] k in
+        let exacts: [[ExactExpectation.Row]]? = oneDimensional
+            ? try parallelMap(count: lambdas.count, threads: threads) { [lambdas, horizons, allOptima] k in
                 Result { () throws(ExactExpectation.Unsupported) in
                     try ExactExpectation(problem: problem, spec: spec(lambdas[k]), optima: allOptima[k]).run(horizons: horizons)
                 }
-            } : nil
+            }.map { try $0.get() } : nil
         var rows: [Row] = []
         for (k, lambda) in lambdas.enumerated() {
             let optima = allOptima[k]
@@ -265,7 +265,7 @@ public struct Theorem41Verification: Sendable {
                 throw NotAttained(description: "\(name): the method under test (\(method.name)) stopped before the largest horizon")
             }
             let ratios = perSeed.map(\.1)
-            let exact = try exacts?[k].get()
+            let exact = exacts?[k]
             // The transient criterion at the largest horizon: full-gradient descent on f_mix (the mean
             // dynamics) with the same steps, from the same start.
             let largest = horizons.last!
