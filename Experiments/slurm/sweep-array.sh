@@ -18,14 +18,14 @@
 #
 # Settings (environment):
 #   SWEEP_SHARDS=LIST          array indices to submit, e.g. 3 or 1,5-7 (default: all, 0-(SHARDS-1))
-#   SWEEP_CPUS_PER_TASK=N      CPUs per shard task, passed on as --threads (default 2, or the CPUs of the
-#                              smallest node sinfo lists if that is 1)
+#   SWEEP_CPUS_PER_TASK=N      CPUs per shard task, passed on as --threads (default 2, or 1 if no node of
+#                              the partition, -p/--partition or the default one, has 2)
 #
 # The sbatch options go to the shard tasks after the script's own, so they override them (--cpus-per-task,
-# --output, --job-name, ...); --array is refused (use SWEEP_SHARDS). The merge job takes them too, except
-# --dependency, --output, --error, --cpus-per-task and --open-mode: it keeps its own (it must wait for the
-# shards, and log to OUT/logs/merge.log). EXPERIMENT and OUT are made absolute first: resubmitting from
-# another directory reaches the same shards.
+# --output, --job-name, ...); --array is refused (use SWEEP_SHARDS). The merge job takes them before its
+# own, which win: its name, one CPU, its log OUT/logs/merge.log (stdout and stderr) and its dependency on
+# the shards. EXPERIMENT and OUT are made absolute first: resubmitting from another directory reaches the
+# same shards.
 #
 # A task that is preempted or requeued (`scontrol requeue`) starts again with --resume and redoes only the
 # runs it had not finished. The merge waits for every task to end however it ends (afterany), so a
@@ -70,9 +70,20 @@ forgetting="$(cd "$(dirname "$script")/../.." && pwd)/.build/release/forgetting"
 [ -x "$forgetting" ] || fail "build first: swift build -c release ($forgetting missing)"
 command -v sbatch >/dev/null || fail "sbatch not found (is this a Slurm submit host?)"
 if [ -z "$cpus" ]; then
-  # 2, or fewer if some node has fewer CPUs (a task asking for more than a node has never starts).
-  smallest=$(sinfo -h -N -o %c 2>/dev/null | tr -dc '0-9\n' | sort -n | head -1) || true
-  if [[ $smallest =~ ^[1-9][0-9]*$ ]] && ((smallest < 2)); then cpus=$smallest; else cpus=2; fi
+  # 2, or 1 if no node of the partition the tasks go to (the user's -p/--partition, else the default one)
+  # has 2 CPUs: a task asking for more CPUs than any node has never starts.
+  partition=""
+  for ((k = 1; k <= $#; k++)); do
+    option=${!k}
+    case $option in
+      --partition=*) partition=${option#--partition=} ;;
+      -p?*) partition=${option#-p} ;;
+      --partition | -p) next=$((k + 1)); partition=${!next:-} ;;
+    esac
+  done
+  [ -n "$partition" ] || partition=$(sinfo -h -o %P 2>/dev/null | sed -n 's/\*$//p' | head -1) || true
+  largest=$(sinfo -h -N ${partition:+-p "$partition"} -o %c 2>/dev/null | tr -dc '0-9\n' | sort -n | tail -1) || true
+  if [[ $largest =~ ^[1-9][0-9]*$ ]] && ((largest < 2)); then cpus=$largest; else cpus=2; fi
 fi
 mkdir -p "$out/logs"
 
@@ -138,20 +149,9 @@ if [ -f "$out/logs/merge.jobid" ]; then
     scancel --state=PENDING "$old" && echo "cancelled the pending merge job $old"
   fi
 fi
-# The merge takes the user's options too (partition, account, time, ...), but not those that would break it:
-# its dependency, log and CPUs are its own.
-merge_options=()
-skip=false
-for option in "$@"; do
-  if $skip; then skip=false; continue; fi
-  case $option in
-    --dependency=* | --output=* | --error=* | --cpus-per-task=* | --open-mode=*) ;;
-    --dependency | --output | --error | --cpus-per-task | --open-mode | -d | -o | -e | -c) skip=true ;;
-    -d?* | -o?* | -e?* | -c?*) ;;
-    *) merge_options+=("$option") ;;
-  esac
-done
-merge_job=$(merge_script "$@" | submit --cpus-per-task=1 --job-name=sweep-merge --open-mode=append \
-  ${merge_options[@]+"${merge_options[@]}"} --output="$out/logs/merge.log" --dependency=afterany:"$after")
+# The merge takes the user's options too (partition, account, time, ...), then its own, which win (sbatch
+# keeps an option's last value): it must wait for the shards, log to OUT/logs/merge.log and needs one CPU.
+merge_job=$(merge_script "$@" | submit "$@" --cpus-per-task=1 --job-name=sweep-merge --open-mode=append \
+  --output="$out/logs/merge.log" --error="$out/logs/merge.log" --dependency=afterany:"$after")
 echo "$merge_job" >"$out/logs/merge.jobid.tmp" && mv "$out/logs/merge.jobid.tmp" "$out/logs/merge.jobid"
-echo "submitted shards $indices of $shards as job $array_job and the merge as job $merge_job (after $after); logs in $out/logs"
+echo "submitted shards $indices of $shards as job $array_job ($cpus CPUs per task unless the sbatch options say otherwise) and the merge as job $merge_job (after $after); logs in $out/logs"

@@ -15,7 +15,9 @@
 #   B. one running shard requeued (what preemption does) and one cancelled (SWEEP_CPUS_PER_TASK=1): the
 #      merge waits for the requeued shard, then fails naming the cancelled one instead of pending forever;
 #      the requeued shard's log holds both attempts; the cancelled shard resubmitted by the command the
-#      merge's message gives, the merge equals the direct sweep.
+#      merge's message gives, the merge equals the direct sweep;
+#   C. the default CPUs per task (2 here) with -p naming the partition, and a user --dependency that the
+#      merge's own overrides: it still waits for its shards and equals the direct sweep.
 # Every wait has a timeout; the cluster part takes about a minute. The daemons it started are stopped by
 # their process ids on exit, however it exits. If they cannot start it says so in one line, naming the
 # kept logs, and exits 1; a later failure also prints the last lines of the daemons' logs.
@@ -164,7 +166,7 @@ controller_up=true
 slurmd -D -N fgnode -f "$conf" >"$work/slurm/slurmd.out" 2>&1 &
 daemons+=($!)
 node_idle() { [ "$(sinfo -h -n fgnode -o %t 2>/dev/null)" = idle ]; }
-wait_until 30 "the node to come up (slurmctld or slurmd could not start; see $work/slurm/*.log)" node_idle
+wait_until 30 "the node to come up (slurmctld or slurmd could not start; see the .out and .log files in $work/slurm)" node_idle
 cluster_up=true
 say "cluster up: munged, slurmctld and slurmd (pids ${daemons[*]}), ports $port-$((port + 1)), $(nproc) CPUs, in $work"
 
@@ -249,4 +251,17 @@ merge_b2=$(<"$b/logs/merge.jobid")
 wait_until 180 "the second merge of B to end" ended "$merge_b2"
 expect_state "$merge_b2" COMPLETED "merge of B"
 same_as_direct "$b/merged"
+
+# --- C: the default CPUs per task (2 on this 2-CPU node, read for the partition -p names), and the merge's own
+# options winning over the user's: a --dependency on a job that has ended would let it start at once.
+c="$work/out dir/c"
+sweep_array "$experiment" "$c" 2 -p fgpart --dependency=afterany:"$shards_b" >/dev/null || fail "sweep-array.sh (C) failed"
+shards_c=$(tail -1 "$c/logs/shards.jobid") merge_c=$(<"$c/logs/merge.jobid")
+[ "$(field "${shards_c}_0" NumCPUs)" = 2 ] || fail "the default gave $(field "${shards_c}_0" NumCPUs) CPUs per task on a 2-CPU node"
+[ "$(field "$merge_c" NumCPUs)" = 1 ] || fail "the merge of C has $(field "$merge_c" NumCPUs) CPUs, not its own 1"
+case $(field "$merge_c" Dependency) in *"$shards_c"*) ;; *) fail "the merge of C depends on '$(field "$merge_c" Dependency)', not on its shards $shards_c" ;; esac
+wait_until 180 "the merge of C to end" ended "$merge_c"
+expect_state "$merge_c" COMPLETED "merge of C"
+same_as_direct "$c/merged"
+say "C: 2 CPUs per task by default; the merge kept its own CPUs and dependency over the user's options"
 say "all checks passed"
