@@ -123,6 +123,41 @@ import Testing
         }
     }
 
+    /// Mix and MAXRIGHT on the lower-bound instance are the scalar recursion s <- s - alpha_t f'(s), written out
+    /// here: the weighted slope for Mix, the slope of the objective with the larger weighted gap for MAXRIGHT.
+    /// Compared on s = theta . u itself (a gap can be the same on both sides of the minimizer).
+    @Test func mixAndMaxrightTrajectoriesAreTheScalarRecursion() throws {
+        let lambda = 0.6, schedule = StepSchedule.inverseSqrt(0.4)
+        let model = try ScalarModel(problem: lowerBound)
+        let optima = try OptimalValues(problem: lowerBound, lambda: lambda)
+        let trainer = Trainer(problem: lowerBound, optima: optima)
+        func slope(_ objective: Objective, _ s: Double) -> Double {
+            objective == .dpo
+                ? (0..<model.dpoCount).reduce(0) { $0 + model.dpoSlope($1, s) } / Double(model.dpoCount)
+                : (0..<model.sftCount).reduce(0) { $0 + model.sft($1, s).slope } / Double(model.sftCount)
+        }
+        for method in [Method.mix, .maxright] {
+            var thetas: [[Double]] = []
+            _ = trainer.run(RunSpec(method: method, lambda: lambda, steps: 300, schedule: schedule, record: .all)) { thetas.append($0.theta) }
+            #expect(thetas.count == 301)
+            var s = model.margin(thetas[0])
+            var dpoSteps = 0
+            for t in 1..<thetas.count {
+                let alpha = schedule.stepSize(t)
+                if method == .mix {
+                    s -= alpha * (lambda * slope(.dpo, s) + (1 - lambda) * slope(.sft, s))
+                } else {
+                    let dpo = lambda * (model.loss(.dpo, s) - optima.dpo.value) >= (1 - lambda) * (model.loss(.sft, s) - optima.sft.value)
+                    if dpo { dpoSteps += 1 }
+                    s -= alpha * slope(dpo ? .dpo : .sft, s)
+                }
+                #expect(abs(model.margin(thetas[t]) - s) <= 1e-10 * max(1, abs(s)), "\(method) t = \(t): \(model.margin(thetas[t])) vs \(s)")
+            }
+            // MAXRIGHT really alternates here (both branches of the recursion are exercised).
+            if method == .maxright { #expect(dpoSteps > 10 && dpoSteps < 290, "\(dpoSteps) DPO steps") }
+        }
+    }
+
     @Test func exactRefusesWhatItCannotCompute() throws {
         let random = try Problem.load(path: repositoryRoot.appendingPathComponent("Experiments/instances/random-a.json").path)
         let optima = try OptimalValues(problem: random, lambda: 0.5)
