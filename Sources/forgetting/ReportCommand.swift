@@ -30,19 +30,22 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Replace an existing report folder.")
     var force = false
 
-    @Option(help: ArgumentHelp("Comma-separated sections to run, of: \(ReportRunner.sections.map(\.0).joined(separator: ", ")) (default: all).", valueName: "sections"))
+    @Option(help: ArgumentHelp("Comma-separated sections to run, of: \(ReportSection.names) (default: all).", valueName: "sections"))
     var only: String?
 
     /// The sections asked for, in the report's order.
-    var sections: [String] {
+    var sections: [ReportSection] {
         get throws {
-            guard let only else { return ReportRunner.sections.map(\.0) }
-            let asked = only.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            let known = ReportRunner.sections.map(\.0)
-            if let unknown = asked.first(where: { !known.contains($0) }) {
-                throw ValidationError("--only: unknown section '\(unknown)' (expected some of \(known.joined(separator: ", ")))")
+            guard let only else { return ReportSection.allCases }
+            var asked: Set<ReportSection> = []
+            for name in only.split(separator: ",", omittingEmptySubsequences: false) {
+                let name = name.trimmingCharacters(in: .whitespaces)
+                guard let section = ReportSection(rawValue: name) else {
+                    throw ValidationError("--only: unknown section '\(name)' (expected some of \(ReportSection.names))")
+                }
+                asked.insert(section)
             }
-            return known.filter(asked.contains)
+            return ReportSection.allCases.filter(asked.contains)
         }
     }
 

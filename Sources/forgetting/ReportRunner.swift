@@ -18,6 +18,27 @@ struct ReportClaim {
     var seconds = 0.0
 }
 
+/// The report's sections in order: the name `--only` takes, and the title the progress display shows.
+enum ReportSection: String, CaseIterable {
+    case setting, figure2, theorem33, theorem41, maxright, mutants, figure3, figure4, digits
+
+    var title: String {
+        switch self {
+        case .setting: "the setting's claims on every shipped instance"
+        case .figure2: "Figure 2"
+        case .theorem33: "Theorem 3.3"
+        case .theorem41: "Theorem 4.1"
+        case .maxright: "MAXRIGHT's own target"
+        case .mutants: "the mutation table"
+        case .figure3: "the Figure 3 analogue"
+        case .figure4: "the Figure 4 analogue"
+        case .digits: "real data (digits)"
+        }
+    }
+
+    static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
 /// Runs the report's commands, each as a separate process (the `forgetting` executable itself, or the
 /// plotting and data scripts with the Python that has matplotlib), into the report folder.
 struct ReportRunner {
@@ -33,9 +54,9 @@ struct ReportRunner {
     private let total: Int
 
     /// The sections run (all by default).
-    let only: [String]
+    let only: [ReportSection]
 
-    init(repository: URL, folder: URL, quick: Bool, only: [String] = ReportRunner.sections.map(\.0)) {
+    init(repository: URL, folder: URL, quick: Bool, only: [ReportSection] = ReportSection.allCases) {
         self.repository = repository
         self.folder = folder
         self.quick = quick
@@ -187,27 +208,20 @@ struct ReportRunner {
 
     // MARK: The claims
 
-    /// The report's sections in order: the name `--only` takes, and the title the progress display shows.
-    static let sections = [
-        ("setting", "the setting's claims on every shipped instance"), ("figure2", "Figure 2"), ("theorem33", "Theorem 3.3"),
-        ("theorem41", "Theorem 4.1"), ("maxright", "MAXRIGHT's own target"), ("mutants", "the mutation table"),
-        ("figure3", "the Figure 3 analogue"), ("figure4", "the Figure 4 analogue"), ("digits", "real data (digits)"),
-    ]
-
     mutating func runAll() -> [ReportClaim] {
         var claims: [ReportClaim] = []
-        for (name, title) in Self.sections where only.contains(name) {
-            progress(title)
-            switch name {
-            case "setting": claims += setting()
-            case "figure2": claims.append(figure2())
-            case "theorem33": claims.append(theorem33())
-            case "theorem41": claims += theorem41()
-            case "maxright": claims.append(maxright())
-            case "mutants": claims.append(mutants())
-            case "figure3": claims.append(pareto())
-            case "figure4": claims.append(maxrightK())
-            default: claims.append(digits())
+        for section in ReportSection.allCases where only.contains(section) {
+            progress(section.title)
+            switch section {
+            case .setting: claims += setting()
+            case .figure2: claims.append(figure2())
+            case .theorem33: claims.append(theorem33())
+            case .theorem41: claims += theorem41()
+            case .maxright: claims.append(maxright())
+            case .mutants: claims.append(mutants())
+            case .figure3: claims.append(pareto())
+            case .figure4: claims.append(maxrightK())
+            case .digits: claims.append(digits())
             }
         }
         return claims
@@ -535,7 +549,7 @@ struct ReportRunner {
                 + (dirty.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? "" : " (with uncommitted changes)") : "unknown"),
             ("date", formatter.string(from: started)),
             ("machine", "\(text(uts.sysname)) \(text(uts.release)) \(text(uts.machine)), \(cpu ?? "unknown CPU"), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB"),
-            ("mode", (quick ? "quick (reduced grids)" : "full") + (only.count < Self.sections.count ? ", sections \(only.joined(separator: ", "))" : "")),
+            ("mode", (quick ? "quick (reduced grids)" : "full") + (only.count < ReportSection.allCases.count ? ", sections \(only.map(\.rawValue).joined(separator: ", "))" : "")),
             ("python", python ?? "none with matplotlib"),
             ("wall time", String(format: "%.1f s", elapsed)),
         ]

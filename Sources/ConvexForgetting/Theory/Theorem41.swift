@@ -236,6 +236,8 @@ public struct Theorem41Verification: Sendable {
             }
             allOptima.append(optima)
         }
+        // D and the asymptotic modes need the Hessian's eigenvectors at the optimum: dense work.
+        try Limits.checkDense(dimension: problem.dimension, forms: problem.linearFormCount, limit: solver.memoryLimit)
         // The exact expectations of the built-in ALRIGHT, where the instance is one-dimensional: one lambda per
         // thread, first (at T = 10^6 they cost more than the seeds).
         let exacts: [[ExactExpectation.Row]]? = oneDimensional
@@ -247,8 +249,6 @@ public struct Theorem41Verification: Sendable {
         var rows: [Row] = []
         for (k, lambda) in lambdas.enumerated() {
             let optima = allOptima[k]
-            // D and the asymptotic modes need the Hessian's eigenvectors at the optimum: dense work.
-            try Limits.checkDense(dimension: problem.dimension, forms: problem.linearFormCount, limit: solver.memoryLimit)
             let bound = try Theorem41Bound(problem: problem, lambda: lambda, alpha0: alpha0, optimum: optima.mix, start: theta1)
             let asymptotic = try AsymptoticGap(problem: problem, lambda: lambda, optimum: optima.mix)
             let trainer = Trainer(problem: problem, optima: optima)
